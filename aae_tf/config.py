@@ -1,0 +1,154 @@
+"""The training configuration: one frozen dataclass, every field documented.
+
+The field docs double as the CLI help: `aae_tf.main` turns every field into an absl
+flag, so a field added here is immediately settable from the command line and from
+a `--flagfile`, and `--helpfull` documents it.
+"""
+
+import dataclasses
+import json
+from typing import Optional, Tuple
+
+
+def _field(default, help_text, **kwargs):
+  return dataclasses.field(default=default, metadata={"help": help_text}, **kwargs)
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+  """Everything that defines a training run. Presets are instances of this."""
+
+  # --- experiment -------------------------------------------------------------------
+  preset: str = _field("paper_table1", "Name of the preset this config came from.")
+  variant: str = _field("unsupervised", "AAE variant (see aae_tf.variants.VARIANTS).")
+  dataset: str = _field("mnist", "mnist | fashion_mnist.")
+  data_dir: Optional[str] = _field(
+      None, "Directory with the four IDX files (raw or .gz) or a TFDS data dir. "
+      "Unset: a prepared TFDS copy, a TFDS download if reachable, else offline fallbacks.")
+  validation_size: int = _field(
+      10000, "Images carved deterministically from the official train set for validation.")
+  allow_download: bool = _field(
+      True, "Allow a TFDS download when the host answers within seconds.")
+
+  # --- model ------------------------------------------------------------------------
+  latent_dim: int = _field(8, "Dimension of the style code z.")
+  encoder_hidden: Tuple[int, ...] = _field((1000, 1000), "Encoder hidden layer sizes.")
+  decoder_hidden: Tuple[int, ...] = _field((1000, 1000), "Decoder hidden layer sizes.")
+  discriminator_hidden: Tuple[int, ...] = _field(
+      (1000, 1000), "Discriminator hidden layer sizes.")
+  encoder_dropout: float = _field(0.0, "Dropout rate after each encoder hidden layer.")
+  decoder_dropout: float = _field(0.0, "Dropout rate after each decoder hidden layer.")
+  discriminator_dropout: float = _field(
+      0.0, "Dropout rate after each discriminator hidden layer.")
+  weight_init: str = _field(
+      "glorot_uniform", "glorot_uniform | normal:<std> (the paper: normal:0.01).")
+
+  # --- prior ------------------------------------------------------------------------
+  prior: str = _field("gaussian", "Prior on z: gaussian (see aae_tf.priors.PRIORS).")
+  prior_std: float = _field(5.0, "Standard deviation of the Gaussian prior.")
+
+  # --- losses -----------------------------------------------------------------------
+  reconstruction_loss: str = _field(
+      "mse", "mse (sum over pixels of squared error) | bce (sum of binary cross-entropy).")
+
+  # --- optimisation -----------------------------------------------------------------
+  batch_size: int = _field(100, "Global batch size (split across replicas).")
+  epochs: float = _field(
+      100.0, "Length of training in epochs of the training split (ignored if train_steps>0).")
+  train_steps: int = _field(0, "Length of training in batches; 0 = use epochs.")
+  optimizer: str = _field("adam", "adam | sgd (momentum from `momentum`) | rmsprop.")
+  momentum: float = _field(0.9, "SGD momentum / Adam beta_1.")
+  reconstruction_lr: float = _field(1e-4, "Learning rate of the reconstruction phase.")
+  discriminator_lr: float = _field(1e-4, "Learning rate of the discriminator update.")
+  generator_lr: float = _field(1e-4, "Learning rate of the encoder-as-generator update.")
+  lr_decay_epochs: Tuple[float, ...] = _field(
+      (), "Epochs at which every learning rate is multiplied by lr_decay_factor.")
+  lr_decay_factor: float = _field(0.1, "Multiplier applied at each lr_decay_epochs boundary.")
+  gradient_clip_norm: float = _field(0.0, "Clip each phase's gradients to this global norm; 0 = off.")
+
+  # --- runtime ----------------------------------------------------------------------
+  seed: int = _field(0, "Seed for initialisation, data order and prior samples.")
+  strategy: str = _field("default", "default | mirrored | multi_worker.")
+  cpu_replicas: int = _field(
+      1, "With --strategy=mirrored and no GPU: split the CPU into N logical devices.")
+  jit: bool = _field(False, "Compile the train step with XLA.")
+  precision: str = _field("float32", "float32 | mixed_bfloat16 (compute in bf16, weights fp32).")
+  steps_per_loop: int = _field(100, "Train steps per tf.function call (host returns once per loop).")
+  checkpoint_every_steps: int = _field(
+      0, "Save a checkpoint every N steps; 0 = once per epoch.")
+  keep_checkpoints: int = _field(3, "How many checkpoints to keep.")
+  summary_every_steps: int = _field(100, "Write TensorBoard scalars every N steps.")
+  figures_every_epochs: float = _field(
+      10.0, "Write sample grid and latent scatter PNGs every N epochs (and at the end).")
+  export_dir: Optional[str] = _field(
+      None, "At the end of training, export encoder and decoder SavedModels here.")
+
+  def replace(self, **changes) -> "Config":
+    return dataclasses.replace(self, **changes)
+
+  def to_json(self) -> str:
+    return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+  @classmethod
+  def from_json(cls, text: str) -> "Config":
+    values = json.loads(text)
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+      raise ValueError(f"unknown config fields {unknown}; is the file from a newer aae_tf?")
+    for name, value in values.items():
+      if isinstance(value, list):  # JSON has no tuples
+        values[name] = tuple(value)
+    return cls(**values)
+
+
+def field_help(name: str) -> str:
+  """The documentation string of config field `name`."""
+  return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(Config)}[name]
+
+
+class ConfigError(ValueError):
+  """A config or flag value that cannot work; the message says what to change."""
+
+
+def validate(config: Config, num_replicas: int = 1) -> None:
+  """Raises ConfigError naming the first bad field and how to fix it."""
+  from aae_tf import data, distribute, losses, priors, variants  # avoid import cycles
+
+  def fail(message):
+    raise ConfigError(message)
+
+  choices = {"variant": tuple(variants.VARIANTS), "dataset": data.DATASETS,
+             "prior": priors.PRIORS, "strategy": distribute.STRATEGIES,
+             "reconstruction_loss": tuple(losses.RECONSTRUCTION_LOSSES),
+             "optimizer": ("adam", "sgd", "rmsprop"),
+             "precision": ("float32", "mixed_bfloat16")}
+  for name, allowed in choices.items():
+    if getattr(config, name) not in allowed:
+      fail(f"--{name}={getattr(config, name)} is not one of: {', '.join(allowed)}")
+  for name in ("latent_dim", "batch_size", "steps_per_loop", "summary_every_steps",
+               "keep_checkpoints", "cpu_replicas"):
+    if getattr(config, name) <= 0:
+      fail(f"--{name} must be a positive integer, got {getattr(config, name)}")
+  for name in ("encoder_hidden", "decoder_hidden", "discriminator_hidden"):
+    sizes = getattr(config, name)
+    if not sizes or any(s <= 0 for s in sizes):
+      fail(f"--{name} must be one or more positive layer sizes, got {list(sizes)}")
+  for name in ("train_steps", "checkpoint_every_steps", "validation_size"):
+    if getattr(config, name) < 0:
+      fail(f"--{name} must be >= 0, got {getattr(config, name)}")
+  if config.train_steps == 0 and config.epochs <= 0:
+    fail(f"--epochs must be > 0 (or set --train_steps), got {config.epochs}")
+  for name in ("encoder_dropout", "decoder_dropout", "discriminator_dropout"):
+    if not 0.0 <= getattr(config, name) < 1.0:
+      fail(f"--{name} must be in [0, 1), got {getattr(config, name)}")
+  for name in ("reconstruction_lr", "discriminator_lr", "generator_lr", "prior_std",
+               "figures_every_epochs"):
+    if getattr(config, name) < 0 or (name == "prior_std" and config.prior_std == 0):
+      fail(f"--{name} must be positive, got {getattr(config, name)}")
+  if config.batch_size % num_replicas:
+    fail(f"--batch_size={config.batch_size} is not divisible by the {num_replicas} replicas; "
+         f"use a multiple of {num_replicas}")
+  if (config.jit and config.strategy == "mirrored" and config.cpu_replicas > 1):
+    fail("--jit cannot compile for logical CPU devices (--cpu_replicas>1): XLA places the "
+         "whole step on one CPU device. Use --jit with one replica, or on GPUs")

@@ -1,0 +1,58 @@
+"""Choosing a tf.distribute strategy from the config."""
+
+import json
+import os
+
+import tensorflow as tf
+
+STRATEGIES = ("default", "mirrored", "multi_worker")
+
+
+def split_cpu(num_devices: int) -> None:
+  """Splits the host CPU into `num_devices` logical devices (before TF initialises)."""
+  cpu = tf.config.list_physical_devices("CPU")[0]
+  wanted = [tf.config.LogicalDeviceConfiguration()] * num_devices
+  current = tf.config.get_logical_device_configuration(cpu)
+  if current is not None and len(current) == num_devices:
+    return
+  try:
+    tf.config.set_logical_device_configuration(cpu, wanted)
+  except RuntimeError as e:  # TF already initialised its devices.
+    raise RuntimeError(
+        f"cannot split the CPU into {num_devices} devices after TensorFlow has started; "
+        "pass --cpu_replicas before any TensorFlow op runs (fresh process)") from e
+
+
+def make_strategy(name: str, cpu_replicas: int = 1) -> tf.distribute.Strategy:
+  """Builds the strategy `name` (see STRATEGIES).
+
+  mirrored: all local GPUs; without GPUs, `cpu_replicas` logical CPU devices (a real
+  all-reduce on one host, for testing the distributed path).
+  multi_worker: MultiWorkerMirroredStrategy over the cluster in TF_CONFIG.
+  """
+  if name == "default":
+    return tf.distribute.get_strategy()
+  if name == "mirrored":
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+      return tf.distribute.MirroredStrategy()
+    split_cpu(cpu_replicas)
+    devices = [f"/cpu:{i}" for i in range(cpu_replicas)]
+    return tf.distribute.MirroredStrategy(devices)
+  if name == "multi_worker":
+    if "TF_CONFIG" not in os.environ:
+      raise ValueError("--strategy=multi_worker needs the TF_CONFIG environment variable "
+                       "naming the cluster and this worker's task (see BUILD.md)")
+    json.loads(os.environ["TF_CONFIG"])  # fail early, with the JSON error, if malformed
+    return tf.distribute.MultiWorkerMirroredStrategy()
+  raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+  """Whether this process writes checkpoints, summaries, figures and exports."""
+  resolver = getattr(strategy, "cluster_resolver", None)
+  if resolver is None or not resolver.cluster_spec().as_dict():
+    return True
+  task_type, task_id = resolver.task_type, resolver.task_id
+  return task_type in (None, "chief") or (task_type == "worker" and task_id == 0
+                                          and "chief" not in resolver.cluster_spec().jobs)

@@ -1,0 +1,193 @@
+"""SavedModel export of the encoder and decoder: the public serving contract.
+
+Layout (TF Serving's): `<export_dir>/decoder/<version>/` and
+`<export_dir>/encoder/<version>/`, version a positive integer (default: the global
+step). Each is written to a hidden temporary directory, reloaded and checked against
+the in-memory networks, and only then renamed into place — TF Serving, which polls the
+directory, never sees a half-written version, and an existing version is never
+overwritten.
+
+Signatures (names, dtypes, shapes and output keys are public API):
+  decoder  decode(z: f32[None, latent_dim]) -> {images: f32[None, 28, 28, 1] in [0, 1]}
+           sample(num_samples: i32[], seed: i64[]) -> {images, z}   (from the prior)
+           serving_default = decode
+  encoder  encode(images: f32[None, 28, 28, 1]) -> {z: f32[None, latent_dim]}
+           serving_default = encode
+Discriminators and optimizers are never exported.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+from typing import Dict, Optional
+
+import numpy as np
+import tensorflow as tf
+
+from aae_tf import config as config_lib
+from aae_tf import models
+from aae_tf import priors
+from aae_tf import rng
+from aae_tf import variants
+
+CONFIG_ASSET = "aae_config.json"
+CONFIG_FILE = "config.json"
+
+
+class ExportError(RuntimeError):
+  """The export could not be written or did not verify."""
+
+
+def _image_spec():
+  return tf.TensorSpec([None, *models.IMAGE_SHAPE], tf.float32, name="images")
+
+
+class DecoderModule(tf.Module):
+  """Serving wrapper of the decoder: `decode` and in-graph `sample`."""
+
+  def __init__(self, decoder: models.MLP, prior: priors.Prior, latent_dim: int,
+               asset_path: str):
+    super().__init__(name="aae_decoder")
+    self.decoder = decoder
+    self._prior = prior  # plain Python: its parameters are baked into the graph
+    self.aae_config = tf.saved_model.Asset(asset_path)
+    self.decode = tf.function(self._decode, input_signature=[
+        tf.TensorSpec([None, latent_dim], tf.float32, name="z")])
+    self.sample = tf.function(self._sample, input_signature=[
+        tf.TensorSpec([], tf.int32, name="num_samples"),
+        tf.TensorSpec([], tf.int64, name="seed")])
+
+  def _decode(self, z):
+    logits = self.decoder(z)
+    return {"images": tf.reshape(tf.sigmoid(logits), [-1, *models.IMAGE_SHAPE])}
+
+  def _sample(self, num_samples, seed):
+    check = tf.debugging.assert_non_negative(
+        num_samples, message="sample: num_samples must be >= 0")
+    with tf.control_dependencies([check]):
+      z = self._prior.sample(num_samples, rng.make_seed(seed))
+    return {"images": self._decode(z)["images"], "z": z}
+
+  def signatures(self):
+    decode = self.decode.get_concrete_function()
+    return {"decode": decode, "sample": self.sample.get_concrete_function(),
+            "serving_default": decode}
+
+
+class EncoderModule(tf.Module):
+  """Serving wrapper of the encoder: `encode`."""
+
+  def __init__(self, encoder: models.Encoder, asset_path: str):
+    super().__init__(name="aae_encoder")
+    self.encoder = encoder
+    self.aae_config = tf.saved_model.Asset(asset_path)
+    self.encode = tf.function(self._encode, input_signature=[_image_spec()])
+
+  def _encode(self, images):
+    return {"z": self.encoder(images)["z"]}
+
+  def signatures(self):
+    encode = self.encode.get_concrete_function()
+    return {"encode": encode, "serving_default": encode}
+
+
+def load_config(workdir: str) -> config_lib.Config:
+  path = os.path.join(workdir, CONFIG_FILE)
+  if not os.path.exists(path):
+    raise ExportError(f"{path} not found: is {workdir!r} the --workdir of a training run?")
+  with open(path) as f:
+    return config_lib.Config.from_json(f.read())
+
+
+def restore_networks(workdir: str, config: config_lib.Config):
+  """Builds the networks (no strategy) and restores them from the newest checkpoint."""
+  spec = variants.get_variant(config.variant)
+  networks = models.build_networks(config, spec)
+  global_step = tf.Variable(0, dtype=tf.int64)
+  checkpoint = tf.train.Checkpoint(encoder=networks.encoder, decoder=networks.decoder,
+                                   global_step=global_step)
+  latest = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
+  if latest is None:
+    raise ExportError(f"no checkpoint in {workdir}/checkpoints: train first")
+  checkpoint.restore(latest).expect_partial().assert_existing_objects_matched()
+  return networks, int(global_step.numpy())
+
+
+def describe(config: config_lib.Config, step: int) -> dict:
+  """The content of the `aae_config.json` asset."""
+  spec = variants.get_variant(config.variant)
+  return {"preset": config.preset, "variant": config.variant, "dataset": config.dataset,
+          "latent_dim": config.latent_dim, "prior": priors.make_prior(config).describe(),
+          "decoder_inputs": list(spec.decoder_inputs), "training_step": step,
+          "config": json.loads(config.to_json())}
+
+
+def _verify(module_dir: str, in_memory: tf.Module, probe: Dict[str, np.ndarray],
+            signature: str) -> None:
+  """Reloads an export and checks a signature against the in-memory module."""
+  loaded = tf.saved_model.load(module_dir)
+  expected = getattr(in_memory, signature)(**probe)
+  got = loaded.signatures[signature](**{k: tf.constant(v) for k, v in probe.items()})
+  for key, value in expected.items():
+    if not np.allclose(value.numpy(), got[key].numpy(), atol=1e-5):
+      raise ExportError(f"{module_dir}: reloaded signature {signature!r} output {key!r} "
+                        "differs from the trained model; the export was not installed")
+
+
+def _write(module: tf.Module, target: str, probe, signature: str) -> None:
+  parent = os.path.dirname(target)
+  os.makedirs(parent, exist_ok=True)
+  tmp = tempfile.mkdtemp(prefix=".tmp-", dir=parent)  # hidden: TF Serving ignores it
+  try:
+    tf.saved_model.save(module, tmp, signatures=module.signatures())
+    _verify(tmp, module, probe, signature)
+    os.rename(tmp, target)
+  finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def export_models(networks, config: config_lib.Config, step: int, export_dir: str,
+                  version: Optional[int] = None, skip_existing: bool = False) -> Dict[str, str]:
+  """Writes, verifies and installs both SavedModels; returns their directories.
+
+  With `skip_existing`, a version whose encoder and decoder both exist already (a rerun
+  of a finished training command) is left as it is and reported, not an error.
+  """
+  version = step if version is None else version
+  if version <= 0:
+    raise ExportError(f"export version must be a positive integer, got {version} "
+                      "(a run at step 0 needs an explicit --version)")
+  targets = {name: os.path.join(export_dir, name, str(version))
+             for name in ("encoder", "decoder")}
+  if skip_existing and all(os.path.exists(t) for t in targets.values()):
+    return targets
+  for target in targets.values():
+    if os.path.exists(target):
+      raise ExportError(f"{target} already exists; pass another --version or remove it "
+                        "(exports are never overwritten)")
+  asset_dir = tempfile.mkdtemp(prefix="aae_export_")
+  try:
+    asset = os.path.join(asset_dir, CONFIG_ASSET)
+    with open(asset, "w") as f:
+      json.dump(describe(config, step), f, indent=2, sort_keys=True)
+    probe_rng = np.random.default_rng(0)
+    decoder = DecoderModule(networks.decoder, priors.make_prior(config), config.latent_dim,
+                            asset)
+    _write(decoder, targets["decoder"],
+           {"z": probe_rng.normal(size=(4, config.latent_dim)).astype(np.float32)}, "decode")
+    encoder = EncoderModule(networks.encoder, asset)
+    _write(encoder, targets["encoder"],
+           {"images": probe_rng.uniform(size=(4, *models.IMAGE_SHAPE)).astype(np.float32)},
+           "encode")
+  finally:
+    shutil.rmtree(asset_dir, ignore_errors=True)
+  return targets
+
+
+def export_from_workdir(workdir: str, export_dir: str, version: Optional[int] = None,
+                        skip_existing: bool = False) -> Dict[str, str]:
+  """Exports the newest checkpoint of a training run."""
+  config = load_config(workdir)
+  networks, step = restore_networks(workdir, config)
+  return export_models(networks, config, step, export_dir, version, skip_existing)

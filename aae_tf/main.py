@@ -1,0 +1,126 @@
+"""Command-line entry points (absl). Kept thin: flags -> Config -> library call.
+
+Every field of `aae_tf.config.Config` is a flag of the same name whose default is
+"take it from the preset", so `--preset=seed2_mnist --latent_dim=4` works, a
+`--flagfile` can hold any of them, and `--helpfull` documents them all.
+"""
+
+import dataclasses
+import sys
+import typing
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from aae_tf import config as config_lib
+from aae_tf import configs
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string("preset", "paper_table1", "Preset to start from (see --list_presets).")
+flags.DEFINE_string("workdir", None, "Directory for checkpoints, summaries, figures, config.")
+flags.DEFINE_bool("list_presets", False, "Print one preset name per line and exit.")
+flags.DEFINE_integer("version", None,
+                     "Export: version directory to write (default: the training step).")
+
+_SKIP = {"preset"}  # defined above with a real default
+
+
+def _define_config_flags() -> None:
+  for field in dataclasses.fields(config_lib.Config):
+    if field.name in _SKIP:
+      continue
+    help_text = f"{field.metadata['help']} (preset default: {field.default!r})"
+    kind = typing.get_origin(field.type) or field.type
+    args = typing.get_args(field.type)
+    if kind is bool:
+      flags.DEFINE_bool(field.name, None, help_text)
+    elif kind is int:
+      flags.DEFINE_integer(field.name, None, help_text)
+    elif kind is float:
+      flags.DEFINE_float(field.name, None, help_text)
+    elif kind is tuple:
+      flags.DEFINE_list(field.name, None, help_text + " Comma-separated.")
+    elif kind is str or (kind is typing.Union and str in args):
+      flags.DEFINE_string(field.name, None, help_text)
+    else:
+      raise TypeError(f"no flag type for config field {field.name}: {field.type}")
+
+
+_define_config_flags()
+
+
+def config_from_flags() -> config_lib.Config:
+  """The preset, with every flag the user set applied on top."""
+  config = configs.get(FLAGS.preset)
+  changes = {}
+  for field in dataclasses.fields(config_lib.Config):
+    if field.name in _SKIP or FLAGS[field.name].value is None:
+      continue
+    value = FLAGS[field.name].value
+    if typing.get_origin(field.type) is tuple:
+      item_type = typing.get_args(field.type)[0]
+      try:
+        value = tuple(item_type(v) for v in value if v != "")
+      except ValueError:
+        raise config_lib.ConfigError(
+            f"--{field.name}={','.join(value)}: expected comma-separated "
+            f"{item_type.__name__} values") from None
+    changes[field.name] = value
+  return config.replace(**changes)
+
+
+def _fail(error: Exception) -> None:
+  print(f"error: {error}", file=sys.stderr)
+  sys.exit(2)
+
+
+def train_main(argv) -> None:
+  if len(argv) > 1:
+    _fail(ValueError(f"unexpected arguments {argv[1:]}; all options are --flags"))
+  if FLAGS.list_presets:
+    print("\n".join(configs.names()))
+    return
+  from aae_tf import data
+  from aae_tf import export
+  from aae_tf import train
+  try:
+    config = config_from_flags()
+    config_lib.validate(config)
+    if not FLAGS.workdir:
+      raise config_lib.ConfigError("--workdir is required: where checkpoints, summaries "
+                                   "and figures go (rerun with the same one to resume)")
+    train.run(config, FLAGS.workdir)
+  except (config_lib.ConfigError, data.DataError, export.ExportError,
+          train.TrainingDivergedError) as e:
+    _fail(e)
+
+
+def export_main(argv) -> None:
+  if len(argv) > 1:
+    _fail(ValueError(f"unexpected arguments {argv[1:]}; all options are --flags"))
+  from aae_tf import export
+  try:
+    if not FLAGS.workdir or not FLAGS.export_dir:
+      raise export.ExportError("--workdir (a training run) and --export_dir are required")
+    paths = export.export_from_workdir(FLAGS.workdir, FLAGS.export_dir, FLAGS.version)
+  except (export.ExportError, ValueError) as e:
+    _fail(e)
+  for name, path in paths.items():
+    logging.info("exported %s: %s", name, path)
+    print(f"{name}: {path}")
+
+
+def console_main() -> None:
+  """`aae-train` / `python -m aae_tf.train`."""
+  app.run(train_main)
+
+
+def console_export() -> None:
+  """`aae-export` / `python export/export_model.py`."""
+  app.run(export_main)
+
+
+if __name__ == "__main__":
+  console_main()

@@ -1,0 +1,125 @@
+"""The networks, as plain `tf.Module`s.
+
+Why not Keras models: Keras 3 variables are not `tf.Variable`s, and a SavedModel that
+holds them fails in the session loader TF Serving uses (../shared/GUIDE.md §3). Plain
+modules hold real `tf.Variable`s, checkpoint and export without adapters, and give us
+two things Keras layers make awkward: stateless dropout keyed by the train step (so an
+interrupted run resumes bit-identically, on any number of replicas) and an explicit
+compute dtype (bf16 matmuls on AMX with fp32 weights).
+"""
+
+import dataclasses
+from typing import Dict, Optional, Sequence
+
+import tensorflow as tf
+
+from aae_tf import rng
+
+IMAGE_SHAPE = (28, 28, 1)
+IMAGE_SIZE = 28 * 28
+
+
+def _initializer(spec: str, seed: Sequence[int]):
+  """Returns `shape -> initial value` for an init spec (glorot_uniform | normal:<std>)."""
+  def glorot_uniform(shape):
+    limit = (6.0 / (shape[0] + shape[1])) ** 0.5
+    return rng.uniform(shape, seed, -limit, limit)
+
+  if spec == "glorot_uniform":
+    return glorot_uniform
+  if spec.startswith("normal:"):
+    std = float(spec.split(":", 1)[1])
+    return lambda shape: std * rng.normal(shape, seed)
+  raise ValueError(f"unknown weight_init {spec!r}; use glorot_uniform or normal:<std>")
+
+
+class Dense(tf.Module):
+  """y = x W + b, computed in `compute_dtype` with float32 variables."""
+
+  def __init__(self, in_dim, out_dim, init, seed, compute_dtype=tf.float32, name=None):
+    super().__init__(name=name)
+    self.kernel = tf.Variable(_initializer(init, seed)([in_dim, out_dim]), name="kernel")
+    self.bias = tf.Variable(tf.zeros([out_dim]), name="bias")
+    self.compute_dtype = compute_dtype
+
+  def __call__(self, x):
+    kernel, bias = self.kernel, self.bias
+    if self.compute_dtype != tf.float32:
+      x, kernel, bias = (tf.cast(t, self.compute_dtype) for t in (x, kernel, bias))
+    return tf.matmul(x, kernel) + bias
+
+
+class MLP(tf.Module):
+  """ReLU hidden layers with optional stateless dropout; linear output (float32)."""
+
+  def __init__(self, in_dim, hidden, out_dim, *, init, seed, dropout=0.0,
+               compute_dtype=tf.float32, name=None):
+    super().__init__(name=name)
+    sizes = [in_dim, *hidden, out_dim]
+    self.layers = [
+        Dense(sizes[i], sizes[i + 1], init, (seed, i), compute_dtype, name=f"dense_{i}")
+        for i in range(len(sizes) - 1)
+    ]
+    self.dropout = dropout
+    self.in_dim, self.out_dim = in_dim, out_dim
+
+  def __call__(self, x, dropout_seed: Optional[tf.Tensor] = None):
+    """Applies the network; dropout is on exactly when a `dropout_seed` is given."""
+    for i, layer in enumerate(self.layers[:-1]):
+      x = tf.nn.relu(layer(x))
+      if dropout_seed is not None and self.dropout > 0:
+        x = rng.dropout(x, self.dropout, rng.fold_in(dropout_seed, i))
+    return tf.cast(self.layers[-1](x), tf.float32)
+
+
+class Encoder(tf.Module):
+  """Image -> shared trunk -> one linear head per code ("z": style, "y": category)."""
+
+  def __init__(self, hidden, head_dims: Dict[str, int], *, init, seed, dropout,
+               compute_dtype, name="encoder"):
+    super().__init__(name=name)
+    self.trunk = MLP(IMAGE_SIZE, hidden[:-1], hidden[-1], init=init, seed=seed,
+                     dropout=dropout, compute_dtype=compute_dtype, name="trunk")
+    self.heads = {
+        head: Dense(hidden[-1], dim, init, (seed, 100 + i), compute_dtype, name=f"head_{head}")
+        for i, (head, dim) in enumerate(sorted(head_dims.items()))
+    }
+    self.dropout = dropout
+
+  def __call__(self, images, dropout_seed=None) -> Dict[str, tf.Tensor]:
+    """Returns each head's output; "y" is logits over categories, "z" the code."""
+    h = tf.nn.relu(self.trunk(tf.reshape(images, [-1, IMAGE_SIZE]), dropout_seed))
+    if dropout_seed is not None and self.dropout > 0:
+      h = rng.dropout(h, self.dropout, rng.fold_in(dropout_seed, 99))
+    return {head: tf.cast(layer(h), tf.float32) for head, layer in self.heads.items()}
+
+
+@dataclasses.dataclass
+class Networks:
+  """Everything with weights. Only encoder and decoder are ever exported."""
+
+  encoder: Encoder
+  decoder: MLP                       # code(s) -> pixel logits [N, 784]
+  discriminators: Dict[str, MLP]     # adversary name -> logit of "drawn from the prior"
+
+  def checkpoint_items(self):
+    return {"encoder": self.encoder, "decoder": self.decoder,
+            "discriminators": dict(self.discriminators)}
+
+
+def build_networks(config, spec) -> Networks:
+  """Builds encoder, decoder and one discriminator per adversary of `spec`."""
+  compute_dtype = tf.bfloat16 if config.precision == "mixed_bfloat16" else tf.float32
+  common = dict(init=config.weight_init, compute_dtype=compute_dtype)
+  encoder = Encoder(config.encoder_hidden, spec.head_dims(config), seed=config.seed,
+                    dropout=config.encoder_dropout, **common)
+  decoder = MLP(spec.decoder_input_dim(config), config.decoder_hidden, IMAGE_SIZE,
+                seed=config.seed + 1, dropout=config.decoder_dropout, name="decoder",
+                **common)
+  discriminators = {
+      adversary.name: MLP(adversary.input_dim(config), config.discriminator_hidden, 1,
+                          seed=config.seed + 2 + i, dropout=config.discriminator_dropout,
+                          name=f"discriminator_{adversary.name}", **common)
+      for i, adversary in enumerate(spec.adversaries)
+  }
+  return Networks(encoder, decoder, discriminators)

@@ -1,0 +1,219 @@
+"""`run(config, workdir)`: train one AAE with checkpoints, summaries, figures, export.
+
+Entry point: `python -m aae_tf.train --preset=... --workdir=...` (flags in
+`aae_tf.main`). Rerunning the same command resumes from the newest checkpoint: the
+global step restores the weights, optimizer slots, data position and random draws,
+because the data order and every random number are keyed by the step.
+"""
+
+import json
+import math
+import os
+import shutil
+import time
+from typing import Callable, Dict, Optional
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from aae_tf import config as config_lib
+from aae_tf import data
+from aae_tf import distribute
+from aae_tf import export
+from aae_tf import figures
+from aae_tf import input_pipeline
+from aae_tf import trainer as trainer_lib
+
+FIGURE_SEED = 1234  # fixed so successive sample grids show the same prior draws
+
+
+class TrainingDivergedError(RuntimeError):
+  """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class _Schedule:
+  """Where the next loop must stop: the end, a checkpoint, a summary or a figure."""
+
+  def __init__(self, config, total_steps: int, steps_per_epoch: int):
+    self.total = total_steps
+    self.checkpoint = config.checkpoint_every_steps or steps_per_epoch
+    self.summary = config.summary_every_steps
+    self.figures = max(1, int(round(config.figures_every_epochs * steps_per_epoch)))
+    self.per_loop = config.steps_per_loop
+
+  def loop_length(self, step: int) -> int:
+    stops = [self.total, step + self.per_loop] + [
+        (step // every + 1) * every for every in (self.checkpoint, self.summary, self.figures)]
+    return min(stops) - step
+
+  @staticmethod
+  def at(step: int, every: int) -> bool:
+    return step % every == 0
+
+
+class _Progress:
+  """One log line per loop: losses, steps/s, images/s, ETA."""
+
+  def __init__(self, total_steps: int, batch_size: int, log: Callable[[str], None]):
+    self.total, self.batch, self.log = total_steps, batch_size, log
+    self.run_start = time.perf_counter()
+
+  def report(self, step: int, steps: int, seconds: float, metrics: Dict[str, float]):
+    rate = steps / max(seconds, 1e-9)
+    eta = (self.total - step) / rate
+    losses = " ".join(f"{k.replace('_loss', '')}={v:.4g}" for k, v in metrics.items()
+                      if k.endswith("_loss"))
+    self.log(f"step {step}/{self.total} {losses} | {rate:.1f} steps/s "
+             f"{rate * self.batch:,.0f} img/s | ETA {_duration(eta)}")
+
+
+def _duration(seconds: float) -> str:
+  seconds = int(seconds)
+  return f"{seconds // 3600}h{seconds // 60 % 60:02d}m{seconds % 60:02d}s"
+
+
+def _check_workdir(workdir: str) -> None:
+  try:
+    os.makedirs(workdir, exist_ok=True)
+    probe = os.path.join(workdir, ".write_test")
+    with open(probe, "w") as f:
+      f.write("ok")
+    os.remove(probe)
+  except OSError as e:
+    raise config_lib.ConfigError(
+        f"--workdir={workdir} is not writable ({e.strerror}); choose another directory") from e
+
+
+def _write_config(config, workdir: str) -> None:
+  path = os.path.join(workdir, export.CONFIG_FILE)
+  with open(path + ".tmp", "w") as f:
+    f.write(config.to_json())
+  os.replace(path + ".tmp", path)
+
+
+def write_figures(trainer, splits: data.DataSplits, out_dir: str, step: int,
+                  tag: Optional[str] = None) -> Dict[str, str]:
+  """Sample grid from the prior and test-code scatter, as PNGs; returns their paths."""
+  tag = tag or f"{step:08d}"
+  z = trainer.prior.sample(100, tf.constant([FIGURE_SEED, 0]))
+  samples = trainer.decode(z).numpy()
+  codes = np.concatenate([trainer.encode(images)["z"].numpy() for images, _ in
+                          input_pipeline.eval_dataset(splits.test.images, splits.test.labels)])
+  paths = {"samples": os.path.join(out_dir, f"samples_{tag}.png"),
+           "latent": os.path.join(out_dir, f"latent_{tag}.png")}
+  figures.save_image_grid(samples, paths["samples"])
+  figures.save_scatter(codes, splits.test.labels, paths["latent"],
+                       title=f"test codes at step {step}"
+                       + (" (first 2 principal components)" if codes.shape[1] > 2 else ""))
+  return paths
+
+
+class _Checkpointer:
+  """CheckpointManager that also works on non-chief multi-worker tasks."""
+
+  def __init__(self, trainer, workdir: str, chief: bool, keep: int, task_id: int):
+    self.checkpoint = tf.train.Checkpoint(**trainer.checkpoint_items())
+    self.directory = os.path.join(workdir, "checkpoints")
+    # Every worker must take part in a save (it is collective); only the chief's counts.
+    save_dir = self.directory if chief else os.path.join(workdir, f".worker{task_id}_tmp")
+    self.manager = tf.train.CheckpointManager(self.checkpoint, save_dir, max_to_keep=keep)
+    self.chief, self.save_dir = chief, save_dir
+
+  def restore(self) -> Optional[str]:
+    latest = tf.train.latest_checkpoint(self.directory)
+    if latest:
+      self.checkpoint.restore(latest).assert_existing_objects_matched()
+    return latest
+
+  def save(self, step: int) -> None:
+    self.manager.save(checkpoint_number=step)
+    if not self.chief:
+      shutil.rmtree(self.save_dir, ignore_errors=True)
+
+
+def run(config: config_lib.Config, workdir: str,
+        strategy: Optional[tf.distribute.Strategy] = None,
+        log: Callable[[str], None] = logging.info) -> Dict[str, float]:
+  """Trains (or resumes) the run in `workdir`; returns the last loop's mean metrics."""
+  strategy = strategy or distribute.make_strategy(config.strategy, config.cpu_replicas)
+  config_lib.validate(config, num_replicas=strategy.num_replicas_in_sync)
+  chief = distribute.is_chief(strategy)
+  _check_workdir(workdir)
+  if chief:
+    _write_config(config, workdir)
+
+  splits = data.load_splits(config.dataset, config.data_dir,
+                            validation_size=config.validation_size,
+                            allow_download=config.allow_download, logger=log)
+  log(f"data: {config.dataset} from {splits.source} — train {len(splits.train.labels)}, "
+      f"validation {len(splits.validation.labels)}, test {len(splits.test.labels)}")
+  steps_per_epoch = len(splits.train.labels) // config.batch_size
+  total_steps = config.train_steps or int(math.ceil(config.epochs * steps_per_epoch))
+
+  trainer = trainer_lib.Trainer(config, strategy, steps_per_epoch)
+  task_id = getattr(getattr(strategy, "cluster_resolver", None), "task_id", 0) or 0
+  checkpointer = _Checkpointer(trainer, workdir, chief, config.keep_checkpoints, task_id)
+  restored = checkpointer.restore()
+  step = int(trainer.global_step.numpy())
+  log(f"resumed from {restored} at step {step}" if restored else
+      f"starting a new run: {total_steps} steps of {config.batch_size} "
+      f"({total_steps / steps_per_epoch:.2f} epochs) on "
+      f"{strategy.num_replicas_in_sync} replica(s)")
+
+  dataset = input_pipeline.distributed_train_dataset(
+      strategy, splits.train.images, splits.train.labels,
+      global_batch_size=config.batch_size, seed=config.seed, start_step=step)
+  iterator = iter(dataset)
+  writer = (tf.summary.create_file_writer(os.path.join(workdir, "tensorboard")) if chief
+            else tf.summary.create_noop_writer())
+  schedule = _Schedule(config, total_steps, steps_per_epoch)
+  progress = _Progress(total_steps, config.batch_size, log)
+  figure_dir = os.path.join(workdir, "figures")
+  metrics: Dict[str, float] = {}
+
+  while step < total_steps:
+    steps = schedule.loop_length(step)
+    start = time.perf_counter()
+    result = trainer.train_loop(iterator, tf.constant(steps, tf.int32))
+    metrics = {name: float(value) for name, value in result.items()}
+    elapsed = time.perf_counter() - start
+    bad = {name: value for name, value in metrics.items() if not math.isfinite(value)}
+    if bad:
+      raise TrainingDivergedError(
+          f"{', '.join(f'{k}={v}' for k, v in bad.items())} in steps {step + 1}-"
+          f"{step + steps}; nothing was saved, the newest checkpoint is still the last good "
+          "one. Lower the learning rates or set --gradient_clip_norm, then rerun.")
+    step += steps
+    progress.report(step, steps, elapsed, metrics)
+    if schedule.at(step, schedule.summary) or step == total_steps:
+      with writer.as_default(step=step):
+        for name, value in metrics.items():
+          tf.summary.scalar(name, value)
+        tf.summary.scalar("images_per_second", steps * config.batch_size / elapsed)
+      if chief:
+        with open(os.path.join(workdir, "metrics.jsonl"), "a") as f:
+          f.write(json.dumps(dict(metrics, step=step)) + "\n")
+    if schedule.at(step, schedule.checkpoint) or step == total_steps:
+      checkpointer.save(step)
+    if chief and (schedule.at(step, schedule.figures) or step == total_steps):
+      paths = write_figures(trainer, splits, figure_dir, step)
+      with writer.as_default(step=step):
+        tf.summary.image("samples", np.asarray(figures.image_grid(
+            trainer.decode(trainer.prior.sample(100, tf.constant([FIGURE_SEED, 0]))).numpy(),
+            10, 10))[None, ..., None])
+      log(f"figures: {paths['samples']}, {paths['latent']}")
+
+  if chief:
+    final = write_figures(trainer, splits, workdir, step, tag="final")
+    log(f"final figures: {final['samples']}, {final['latent']}")
+    writer.flush()
+  if chief and config.export_dir:
+    paths = export.export_from_workdir(workdir, config.export_dir, skip_existing=True)
+    log(f"exported and verified: {paths['encoder']}, {paths['decoder']}")
+  return metrics
+
+
+if __name__ == "__main__":
+  from aae_tf import main  # the flags live there: library code never reads FLAGS
+  main.console_main()
