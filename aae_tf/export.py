@@ -9,7 +9,8 @@ overwritten.
 
 Signatures (names, dtypes, shapes and output keys are public API):
   decoder  decode(z: f32[None, latent_dim]) -> {images: f32[None, 28, 28, 1] in [0, 1]}
-           sample(num_samples: i32[], seed: i64[]) -> {images, z}   (from the prior)
+           sample(num_samples: i32[] in [0, 100000], seed: i64[]) -> {images, z}
+                  (drawn from the training prior in-graph; same seed, same samples)
            serving_default = decode
   encoder  encode(images: f32[None, 28, 28, 1]) -> {z: f32[None, latent_dim]}
            serving_default = encode
@@ -32,6 +33,8 @@ from aae_tf import rng
 from aae_tf import variants
 
 CONFIG_ASSET = "aae_config.json"
+#: `sample` refuses larger requests: one call must not exhaust a server's memory.
+MAX_SAMPLES = 100_000
 CONFIG_FILE = "config.json"
 
 
@@ -63,9 +66,13 @@ class DecoderModule(tf.Module):
     return {"images": tf.reshape(tf.sigmoid(logits), [-1, *models.IMAGE_SHAPE])}
 
   def _sample(self, num_samples, seed):
-    check = tf.debugging.assert_non_negative(
-        num_samples, message="sample: num_samples must be >= 0")
-    with tf.control_dependencies([check]):
+    checks = [
+        tf.debugging.assert_non_negative(num_samples,
+                                         message="sample: num_samples must be >= 0"),
+        tf.debugging.assert_less_equal(num_samples, MAX_SAMPLES,
+                                       message=f"sample: num_samples must be <= {MAX_SAMPLES}"),
+    ]
+    with tf.control_dependencies(checks):
       z = self._prior.sample(num_samples, rng.make_seed(seed))
     return {"images": self._decode(z)["images"], "z": z}
 
@@ -123,36 +130,39 @@ def describe(config: config_lib.Config, step: int) -> dict:
           "config": json.loads(config.to_json())}
 
 
-def _verify(module_dir: str, in_memory: tf.Module, probe: Dict[str, np.ndarray],
-            signature: str) -> None:
-  """Reloads an export and checks a signature against the in-memory module."""
+def _verify(module_dir: str, in_memory: tf.Module, probes: Dict[str, dict]) -> None:
+  """Reloads an export and checks each probed signature against the in-memory module."""
   loaded = tf.saved_model.load(module_dir)
-  expected = getattr(in_memory, signature)(**probe)
-  got = loaded.signatures[signature](**{k: tf.constant(v) for k, v in probe.items()})
-  for key, value in expected.items():
-    if not np.allclose(value.numpy(), got[key].numpy(), atol=1e-5):
-      raise ExportError(f"{module_dir}: reloaded signature {signature!r} output {key!r} "
-                        "differs from the trained model; the export was not installed")
+  for signature, probe in probes.items():
+    inputs = {k: tf.constant(v) for k, v in probe.items()}
+    expected = getattr(in_memory, signature)(**inputs)
+    got = loaded.signatures[signature](**inputs)
+    for key, value in expected.items():
+      if not np.allclose(value.numpy(), got[key].numpy(), atol=1e-5):
+        raise ExportError(f"{module_dir}: reloaded signature {signature!r} output {key!r} "
+                          "differs from the trained model; the export was not installed")
 
 
-def _write(module: tf.Module, target: str, probe, signature: str) -> None:
+def _save_verified(module: tf.Module, target: str, probes) -> str:
+  """Saves into a hidden temporary sibling of `target` and verifies it; returns it."""
   parent = os.path.dirname(target)
   os.makedirs(parent, exist_ok=True)
   tmp = tempfile.mkdtemp(prefix=".tmp-", dir=parent)  # hidden: TF Serving ignores it
   try:
     tf.saved_model.save(module, tmp, signatures=module.signatures())
-    _verify(tmp, module, probe, signature)
-    os.rename(tmp, target)
-  finally:
+    _verify(tmp, module, probes)
+  except BaseException:
     shutil.rmtree(tmp, ignore_errors=True)
+    raise
+  return tmp
 
 
 def export_models(networks, config: config_lib.Config, step: int, export_dir: str,
                   version: Optional[int] = None, skip_existing: bool = False) -> Dict[str, str]:
   """Writes, verifies and installs both SavedModels; returns their directories.
 
-  With `skip_existing`, a version whose encoder and decoder both exist already (a rerun
-  of a finished training command) is left as it is and reported, not an error.
+  With `skip_existing`, a model whose version exists already (a rerun of a finished
+  training command) is left as it is and only the missing one is written.
   """
   version = step if version is None else version
   if version <= 0:
@@ -160,27 +170,37 @@ def export_models(networks, config: config_lib.Config, step: int, export_dir: st
                       "(a run at step 0 needs an explicit --version)")
   targets = {name: os.path.join(export_dir, name, str(version))
              for name in ("encoder", "decoder")}
-  if skip_existing and all(os.path.exists(t) for t in targets.values()):
-    return targets
-  for target in targets.values():
-    if os.path.exists(target):
-      raise ExportError(f"{target} already exists; pass another --version or remove it "
-                        "(exports are never overwritten)")
+  existing = {name for name, target in targets.items() if os.path.exists(target)}
+  if existing and not skip_existing:
+    raise ExportError(f"{targets[sorted(existing)[0]]} already exists; pass another "
+                      "--version or remove it (exports are never overwritten)")
   asset_dir = tempfile.mkdtemp(prefix="aae_export_")
+  written = {}
   try:
     asset = os.path.join(asset_dir, CONFIG_ASSET)
     with open(asset, "w") as f:
       json.dump(describe(config, step), f, indent=2, sort_keys=True)
     probe_rng = np.random.default_rng(0)
-    decoder = DecoderModule(networks.decoder, priors.make_prior(config), config.latent_dim,
-                            asset)
-    _write(decoder, targets["decoder"],
-           {"z": probe_rng.normal(size=(4, config.latent_dim)).astype(np.float32)}, "decode")
-    encoder = EncoderModule(networks.encoder, asset)
-    _write(encoder, targets["encoder"],
-           {"images": probe_rng.uniform(size=(4, *models.IMAGE_SHAPE)).astype(np.float32)},
-           "encode")
+    modules = {
+        "decoder": (DecoderModule(networks.decoder, priors.make_prior(config),
+                                  config.latent_dim, asset),
+                    {"decode": {"z": probe_rng.normal(
+                        size=(4, config.latent_dim)).astype(np.float32)},
+                     "sample": {"num_samples": np.int32(3), "seed": np.int64(7)}}),
+        "encoder": (EncoderModule(networks.encoder, asset),
+                    {"encode": {"images": probe_rng.uniform(
+                        size=(4, *models.IMAGE_SHAPE)).astype(np.float32)}}),
+    }
+    # Both are written and verified before either is installed, so a failure leaves
+    # no lone half of a version behind.
+    for name, (module, probes) in modules.items():
+      if name not in existing:
+        written[name] = _save_verified(module, targets[name], probes)
+    for name, tmp in written.items():
+      os.rename(tmp, targets[name])
   finally:
+    for tmp in written.values():
+      shutil.rmtree(tmp, ignore_errors=True)
     shutil.rmtree(asset_dir, ignore_errors=True)
   return targets
 

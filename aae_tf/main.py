@@ -31,7 +31,8 @@ def _define_config_flags() -> None:
   for field in dataclasses.fields(config_lib.Config):
     if field.name in _SKIP:
       continue
-    help_text = f"{field.metadata['help']} (preset default: {field.default!r})"
+    help_text = (f"{field.metadata['help']} Unset: the preset's value "
+                 f"(base config: {field.default!r}).")
     kind = typing.get_origin(field.type) or field.type
     args = typing.get_args(field.type)
     if kind is bool:

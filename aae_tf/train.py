@@ -92,12 +92,16 @@ def _write_config(config, workdir: str) -> None:
   os.replace(path + ".tmp", path)
 
 
+def prior_samples_grid(trainer) -> np.ndarray:
+  """100 decoded prior samples, the same draws at every step (for comparability)."""
+  return trainer.decode(trainer.prior.sample(100, tf.constant([FIGURE_SEED, 0]))).numpy()
+
+
 def write_figures(trainer, splits: data.DataSplits, out_dir: str, step: int,
                   tag: Optional[str] = None) -> Dict[str, str]:
   """Sample grid from the prior and test-code scatter, as PNGs; returns their paths."""
   tag = tag or f"{step:08d}"
-  z = trainer.prior.sample(100, tf.constant([FIGURE_SEED, 0]))
-  samples = trainer.decode(z).numpy()
+  samples = prior_samples_grid(trainer)
   codes = np.concatenate([trainer.encode(images)["z"].numpy() for images, _ in
                           input_pipeline.eval_dataset(splits.test.images, splits.test.labels)])
   paths = {"samples": os.path.join(out_dir, f"samples_{tag}.png"),
@@ -199,9 +203,8 @@ def run(config: config_lib.Config, workdir: str,
     if chief and (schedule.at(step, schedule.figures) or step == total_steps):
       paths = write_figures(trainer, splits, figure_dir, step)
       with writer.as_default(step=step):
-        tf.summary.image("samples", np.asarray(figures.image_grid(
-            trainer.decode(trainer.prior.sample(100, tf.constant([FIGURE_SEED, 0]))).numpy(),
-            10, 10))[None, ..., None])
+        grid = np.asarray(figures.image_grid(prior_samples_grid(trainer), 10, 10))
+        tf.summary.image("samples", grid[None, ..., None])
       log(f"figures: {paths['samples']}, {paths['latent']}")
 
   if chief:

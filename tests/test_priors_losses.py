@@ -1,0 +1,52 @@
+"""Priors and losses against known values."""
+
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from aae_tf import losses
+from aae_tf import priors
+
+
+def test_gaussian_prior_moments_and_determinism():
+  prior = priors.Gaussian(dim=4, std=5.0)
+  seed = tf.constant([1, 2])
+  draw = prior.sample(20000, seed).numpy()
+  assert draw.shape == (20000, 4) and draw.dtype == np.float32
+  np.testing.assert_allclose(draw.mean(axis=0), 0.0, atol=0.15)
+  np.testing.assert_allclose(draw.std(axis=0), 5.0, rtol=0.03)
+  np.testing.assert_array_equal(draw, prior.sample(20000, seed).numpy())
+  assert not np.array_equal(draw[:10], prior.sample(10, tf.constant([1, 3])).numpy())
+
+
+def test_prior_describe_is_json_ready():
+  assert priors.Gaussian(dim=8, std=5.0).describe() == {"name": "gaussian", "dim": 8, "std": 5.0}
+
+
+def test_mse_against_hand_computed_value():
+  images = tf.constant([[0.0, 1.0], [0.5, 0.5]])
+  logits = tf.constant([[0.0, 0.0], [0.0, 0.0]])  # sigmoid = 0.5 everywhere
+  np.testing.assert_allclose(losses.mse(images, logits).numpy(), [0.25, 0.0], atol=1e-7)
+
+
+def test_bce_against_hand_computed_value():
+  images = tf.constant([[1.0, 0.0]])
+  logits = tf.constant([[0.0, math.log(3.0)]])  # p = 0.5 and 0.75
+  want = (-math.log(0.5) - math.log(0.25)) / 2
+  np.testing.assert_allclose(losses.bce(images, logits).numpy(), [want], rtol=1e-6)
+
+
+def test_discriminator_and_generator_losses():
+  real, fake = tf.constant([[0.0]]), tf.constant([[0.0]])
+  np.testing.assert_allclose(losses.discriminator(real, fake).numpy(), [2 * math.log(2)],
+                             rtol=1e-6)
+  np.testing.assert_allclose(losses.generator(tf.constant([[math.log(3.0)]])).numpy(),
+                             [-math.log(0.75)], rtol=1e-6)
+
+
+@pytest.mark.parametrize("logit, is_real, want", [(1.0, True, 1.0), (-1.0, True, 0.0),
+                                                  (-1.0, False, 1.0), (1.0, False, 0.0)])
+def test_accuracy(logit, is_real, want):
+  assert losses.accuracy(tf.constant([[logit]]), is_real).numpy()[0] == want
