@@ -44,8 +44,14 @@ class Config:
       "glorot_uniform", "glorot_uniform | normal:<std> (the paper: normal:0.01).")
 
   # --- prior ------------------------------------------------------------------------
-  prior: str = _field("gaussian", "Prior on z: gaussian (see aae_tf.priors.PRIORS).")
+  prior: str = _field("gaussian", "Prior on z: gaussian | gaussian_mixture | swiss_roll "
+                      "(the last two are 2-D).")
   prior_std: float = _field(5.0, "Standard deviation of the Gaussian prior.")
+  prior_components: int = _field(
+      10, "Components of the mixture / segments of the swiss roll (one per class).")
+  mixture_shift: float = _field(1.4, "Mixture: distance of each component from the origin.")
+  mixture_x_std: float = _field(0.5, "Mixture: std along each component's radial axis.")
+  mixture_y_std: float = _field(0.1, "Mixture: std across each component.")
 
   # --- losses -----------------------------------------------------------------------
   reconstruction_loss: str = _field(
@@ -146,6 +152,10 @@ def validate(config: Config, num_replicas: int = 1) -> None:
                "figures_every_epochs"):
     if getattr(config, name) < 0 or (name == "prior_std" and config.prior_std == 0):
       fail(f"--{name} must be positive, got {getattr(config, name)}")
+  if config.prior in ("gaussian_mixture", "swiss_roll") and config.latent_dim != 2:
+    fail(f"--prior={config.prior} is 2-D: set --latent_dim=2 (got {config.latent_dim})")
+  if config.prior_components <= 0:
+    fail(f"--prior_components must be positive, got {config.prior_components}")
   if config.batch_size % num_replicas:
     fail(f"--batch_size={config.batch_size} is not divisible by the {num_replicas} replicas; "
          f"use a multiple of {num_replicas}")

@@ -8,6 +8,7 @@ take optional `labels`; the unconditional draw picks a component uniformly.
 
 import abc
 import dataclasses
+import math
 from typing import Optional
 
 import tensorflow as tf
@@ -52,11 +53,75 @@ class Gaussian(Prior):
     return {"name": "gaussian", "dim": self.dim, "std": self.std}
 
 
-PRIORS = ("gaussian",)
+def _component_labels(n, num_components, seed, labels):
+  """The given labels, or labels drawn uniformly when none are given."""
+  if labels is not None:
+    return tf.cast(labels, tf.int32)
+  return rng.categorical_uniform(n, num_components, rng.fold_in(seed, 1))
+
+
+@dataclasses.dataclass(frozen=True)
+class GaussianMixture2D(Prior):
+  """K elongated 2-D Gaussians on a circle (the parameterisation AAE code commonly uses).
+
+  Component k is N(0, diag(x_std^2, y_std^2)) rotated to angle 2*pi*k/K and shifted by
+  `shift` along that angle, so the components radiate from the origin like petals.
+  """
+
+  num_components: int = 10
+  shift: float = 1.4
+  x_std: float = 0.5
+  y_std: float = 0.1
+  dim: int = 2
+
+  def sample(self, n, seed, labels=None):
+    k = _component_labels(n, self.num_components, seed, labels)
+    noise = rng.normal(tf.stack([n, 2]), seed) * tf.constant([self.x_std, self.y_std])
+    angle = 2.0 * math.pi * tf.cast(k, tf.float32) / self.num_components
+    cos, sin = tf.cos(angle), tf.sin(angle)
+    x = cos * (noise[:, 0] + self.shift) - sin * noise[:, 1]
+    y = sin * (noise[:, 0] + self.shift) + cos * noise[:, 1]
+    return tf.stack([x, y], axis=1)
+
+  def describe(self):
+    return {"name": "gaussian_mixture", "dim": 2, "num_components": self.num_components,
+            "shift": self.shift, "x_std": self.x_std, "y_std": self.y_std}
+
+
+@dataclasses.dataclass(frozen=True)
+class SwissRoll(Prior):
+  """A 2-D swiss roll (two turns, radius 0..3) cut into K consecutive label segments.
+
+  u ~ U(k/K, (k+1)/K) for segment k; the point is 3*sqrt(u) * (cos, sin)(4*pi*sqrt(u)).
+  """
+
+  num_components: int = 10
+  dim: int = 2
+
+  def sample(self, n, seed, labels=None):
+    k = tf.cast(_component_labels(n, self.num_components, seed, labels), tf.float32)
+    u = (rng.uniform(tf.reshape(n, [1]), seed) + k) / self.num_components
+    radius, angle = 3.0 * tf.sqrt(u), 4.0 * math.pi * tf.sqrt(u)
+    return tf.stack([radius * tf.cos(angle), radius * tf.sin(angle)], axis=1)
+
+  def describe(self):
+    return {"name": "swiss_roll", "dim": 2, "num_components": self.num_components}
+
+
+PRIORS = ("gaussian", "gaussian_mixture", "swiss_roll")
 
 
 def make_prior(config) -> Prior:
   """Builds the prior named by `config.prior` for a `config.latent_dim` code."""
   if config.prior == "gaussian":
     return Gaussian(dim=config.latent_dim, std=config.prior_std)
+  if config.prior in ("gaussian_mixture", "swiss_roll") and config.latent_dim != 2:
+    raise ValueError(f"--prior={config.prior} is 2-D: set --latent_dim=2 "
+                     f"(got {config.latent_dim})")
+  if config.prior == "gaussian_mixture":
+    return GaussianMixture2D(num_components=config.prior_components,
+                             shift=config.mixture_shift, x_std=config.mixture_x_std,
+                             y_std=config.mixture_y_std)
+  if config.prior == "swiss_roll":
+    return SwissRoll(num_components=config.prior_components)
   raise ValueError(f"unknown prior {config.prior!r}; choose one of {', '.join(PRIORS)}")

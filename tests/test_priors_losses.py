@@ -50,3 +50,36 @@ def test_discriminator_and_generator_losses():
                                                   (-1.0, False, 1.0), (1.0, False, 0.0)])
 def test_accuracy(logit, is_real, want):
   assert losses.accuracy(tf.constant([[logit]]), is_real).numpy()[0] == want
+
+
+@pytest.mark.parametrize("prior", [priors.GaussianMixture2D(), priors.SwissRoll()])
+def test_2d_priors_deterministic_and_label_components_separate(prior):
+  seed = tf.constant([4, 5])
+  draw = prior.sample(5000, seed).numpy()
+  assert draw.shape == (5000, 2)
+  np.testing.assert_array_equal(draw, prior.sample(5000, seed).numpy())
+  labels = np.repeat(np.arange(10), 500)
+  per_label = prior.sample(5000, seed, tf.constant(labels)).numpy()
+  centres = np.stack([per_label[labels == k].mean(axis=0) for k in range(10)])
+  # Each label's samples sit nearer their own component's centre than any other's.
+  distance = np.linalg.norm(per_label[:, None, :] - centres[None], axis=2)
+  assert (distance.argmin(axis=1) == labels).mean() > 0.9
+
+
+def test_mixture_component_geometry():
+  prior = priors.GaussianMixture2D(num_components=10, shift=1.4, x_std=0.5, y_std=0.1)
+  k = 3
+  draw = prior.sample(20000, tf.constant([0, 1]), tf.fill([20000], k)).numpy()
+  angle = 2 * math.pi * k / 10
+  radial = draw @ np.array([math.cos(angle), math.sin(angle)])
+  tangential = draw @ np.array([-math.sin(angle), math.cos(angle)])
+  assert radial.mean() == pytest.approx(1.4, abs=0.02)
+  assert radial.std() == pytest.approx(0.5, rel=0.03)
+  assert tangential.std() == pytest.approx(0.1, rel=0.03)
+
+
+def test_swiss_roll_segment_radius():
+  draw = priors.SwissRoll().sample(10000, tf.constant([0, 2]), tf.fill([10000], 9)).numpy()
+  radius = np.linalg.norm(draw, axis=1)
+  # Segment 9 has u in [0.9, 1): radius 3*sqrt(u) in [2.846, 3).
+  assert radius.min() >= 3 * math.sqrt(0.9) - 1e-4 and radius.max() <= 3.0 + 1e-4
