@@ -54,6 +54,7 @@ class DecoderModule(tf.Module):
     super().__init__(name="aae_decoder")
     self.decoder = decoder
     self._prior = prior  # plain Python: its parameters are baked into the graph
+    self._latent_dim = latent_dim
     self.aae_config = tf.saved_model.Asset(asset_path)
     self.decode = tf.function(self._decode, input_signature=[
         tf.TensorSpec([None, latent_dim], tf.float32, name="z")])
@@ -62,6 +63,9 @@ class DecoderModule(tf.Module):
         tf.TensorSpec([], tf.int64, name="seed")])
 
   def _decode(self, z):
+    # Signature functions called in Python skip the input-spec shape check; TF Serving's
+    # session loader does not. Check here so every caller gets the same error.
+    z = tf.ensure_shape(z, [None, self._latent_dim])
     logits = self.decoder(z)
     return {"images": tf.reshape(tf.sigmoid(logits), [-1, *models.IMAGE_SHAPE])}
 
@@ -92,6 +96,7 @@ class EncoderModule(tf.Module):
     self.encode = tf.function(self._encode, input_signature=[_image_spec()])
 
   def _encode(self, images):
+    images = tf.ensure_shape(images, [None, *models.IMAGE_SHAPE])  # see DecoderModule._decode
     return {"z": self.encoder(images)["z"]}
 
   def signatures(self):

@@ -2,7 +2,7 @@
 
 from typing import Callable, Dict
 
-from aae_tf.config import Config
+from aae_tf.config import Config, ConfigError
 
 _PRESETS: Dict[str, Callable[[], Config]] = {}
 
@@ -23,7 +23,8 @@ def describe(name: str) -> str:
 
 def get(name: str) -> Config:
   if name not in _PRESETS:
-    raise ValueError(f"unknown preset {name!r}; `--list_presets` lists them: {', '.join(_PRESETS)}")
+    raise ConfigError(f"--preset={name} is not a preset; choose one of: {', '.join(_PRESETS)}"
+                      " (--list_presets)")
   return _PRESETS[name]().replace(preset=name)
 
 
