@@ -46,6 +46,9 @@ FRESH_SCRIPT = r'''
 import json, os, sys
 args = json.load(open(sys.argv[1]))
 sys.path.extend(args["site_packages"])   # no .pth files: no editable-install hook
+# The package may also be installed normally into site-packages (as in CI): block it,
+# so any attempt to import it while loading the SavedModels fails loudly.
+sys.modules["aae_tf"] = None
 report = {"isolated": sys.flags.isolated, "no_site": sys.flags.no_site,
           "cwd": os.getcwd()}
 try:
@@ -94,7 +97,8 @@ try:
 except Exception as e:
     errors["negative_num_samples"] = type(e).__name__
 report["errors"] = errors
-report["aae_tf_in_sys_modules"] = sorted(m for m in sys.modules if m.split(".")[0] == "aae_tf")
+report["aae_tf_in_sys_modules"] = sorted(m for m, mod in sys.modules.items()
+                                         if m.split(".")[0] == "aae_tf" and mod is not None)
 json.dump(report, open(os.path.join(io_dir, "report.json"), "w"), indent=2)
 '''
 
