@@ -31,7 +31,10 @@ class Config:
       True, "Allow a TFDS download when the host answers within seconds.")
 
   # --- model ------------------------------------------------------------------------
-  latent_dim: int = _field(8, "Dimension of the style code z.")
+  latent_dim: int = _field(
+      8, "Dimension of the style code z (of the representation, for dim_reduction).")
+  num_categories: int = _field(
+      10, "K: classes of the categorical head / clusters / label one-hots.")
   encoder_hidden: Tuple[int, ...] = _field((1000, 1000), "Encoder hidden layer sizes.")
   decoder_hidden: Tuple[int, ...] = _field((1000, 1000), "Decoder hidden layer sizes.")
   discriminator_hidden: Tuple[int, ...] = _field(
@@ -53,6 +56,12 @@ class Config:
   mixture_x_std: float = _field(0.5, "Mixture: std along each component's radial axis.")
   mixture_y_std: float = _field(0.1, "Mixture: std across each component.")
 
+  # --- labels -----------------------------------------------------------------------
+  num_labels: int = _field(
+      -1, "Labelled training images for variants that use a subset of labels "
+      "(class-balanced, seeded); -1 = all. The rest count as unlabelled.")
+  label_seed: int = _field(0, "Seed of the labelled-subset draw (vary it over runs).")
+
   # --- losses -----------------------------------------------------------------------
   reconstruction_loss: str = _field(
       "mse", "mse (sum over pixels of squared error) | bce (sum of binary cross-entropy).")
@@ -71,6 +80,16 @@ class Config:
       (), "Epochs at which every learning rate is multiplied by lr_decay_factor.")
   lr_decay_factor: float = _field(0.1, "Multiplier applied at each lr_decay_epochs boundary.")
   gradient_clip_norm: float = _field(0.0, "Clip each phase's gradients to this global norm; 0 = off.")
+  supervised_lr: float = _field(1e-4, "Learning rate of the supervised cross-entropy phase.")
+  adversarial_momentum: float = _field(
+      -1.0, "Momentum / beta_1 of the discriminator and generator optimizers; -1 = momentum.")
+  input_noise_std: float = _field(
+      0.0, "Std of Gaussian noise added to encoder inputs in training (paper Table 2: 0.3).")
+  discriminator_noise_std: float = _field(
+      0.0, "Std of Gaussian noise added to every discriminator input (a stabiliser).")
+  cluster_head_threshold: float = _field(
+      2.0, "eta: dim_reduction penalises cluster heads closer than this.")
+  cluster_head_weight: float = _field(1.0, "Weight of the cluster-head distance penalty.")
 
   # --- runtime ----------------------------------------------------------------------
   seed: int = _field(0, "Seed for initialisation, data order and prior samples.")
@@ -154,6 +173,25 @@ def validate(config: Config, num_replicas: int = 1) -> None:
       fail(f"--{name} must be positive, got {getattr(config, name)}")
   if config.prior in ("gaussian_mixture", "swiss_roll") and config.latent_dim != 2:
     fail(f"--prior={config.prior} is 2-D: set --latent_dim=2 (got {config.latent_dim})")
+  if config.num_categories < 2:
+    fail(f"--num_categories must be at least 2, got {config.num_categories}")
+  if config.num_labels == 0 or config.num_labels < -1:
+    fail(f"--num_labels must be positive or -1 (all), got {config.num_labels}")
+  if config.num_labels > 0 and config.num_labels % config.num_categories:
+    fail(f"--num_labels={config.num_labels} must be a multiple of --num_categories="
+         f"{config.num_categories} (labelled images are class-balanced)")
+  spec = variants.VARIANTS[config.variant]
+  if spec.labels != "none" and config.num_categories != 10:
+    fail(f"--variant={config.variant} uses the 10 digit labels: set --num_categories=10 "
+         f"(got {config.num_categories})")
+  if spec.prior_takes_label and config.prior != "gaussian" and (
+      config.prior_components != config.num_categories):
+    fail(f"--variant={config.variant} gives each class a prior component: set "
+         f"--prior_components={config.num_categories} (= --num_categories)")
+  for name in ("input_noise_std", "discriminator_noise_std", "supervised_lr",
+               "cluster_head_weight"):
+    if getattr(config, name) < 0:
+      fail(f"--{name} must be >= 0, got {getattr(config, name)}")
   if config.prior_components <= 0:
     fail(f"--prior_components must be positive, got {config.prior_components}")
   if config.batch_size % num_replicas:

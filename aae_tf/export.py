@@ -7,12 +7,19 @@ the in-memory networks, and only then renamed into place — TF Serving, which p
 directory, never sees a half-written version, and an existing version is never
 overwritten.
 
-Signatures (names, dtypes, shapes and output keys are public API):
-  decoder  decode(z: f32[None, latent_dim]) -> {images: f32[None, 28, 28, 1] in [0, 1]}
-           sample(num_samples: i32[] in [0, 100000], seed: i64[]) -> {images, z}
-                  (drawn from the training prior in-graph; same seed, same samples)
+Signatures (names, dtypes, shapes and output keys are public API). K = num_categories.
+  decoder  decode(z: f32[None, latent_dim] [, labels: i32[None]]) -> {images: f32[None,28,28,1]}
+             `labels` only where the decoder reads a label (supervised, semi_supervised,
+             clustering, dim_reduction*): the class / cluster id in [0, K).
+           sample(num_samples: i32[] in [0, 100000], seed: i64[]) -> {images, z [, labels]}
+             drawn from the training prior in-graph; same seed, same samples; label-aware
+             variants also return the uniformly drawn `labels` i32[N].
+           sample_class(labels: i32[None], seed: i64[]) -> {images, z}   (label-aware only)
            serving_default = decode
-  encoder  encode(images: f32[None, 28, 28, 1]) -> {z: f32[None, latent_dim]}
+  encoder  encode(images: f32[None,28,28,1]) -> {z: f32[None, latent_dim] [, label_probs]}
+             `label_probs` f32[None, K] where the encoder has a categorical head; for
+             dim_reduction*, `z` is the representation W_c q(y|x) + z.
+           classify(images) -> {labels: i32[None], label_probs}   (categorical head only)
            serving_default = encode
 Discriminators and optimizers are never exported.
 """
@@ -46,28 +53,53 @@ def _image_spec():
   return tf.TensorSpec([None, *models.IMAGE_SHAPE], tf.float32, name="images")
 
 
-class DecoderModule(tf.Module):
-  """Serving wrapper of the decoder: `decode` and in-graph `sample`."""
+def _check_labels(labels, num_categories):
+  return [tf.debugging.assert_non_negative(labels, message="labels must be >= 0"),
+          tf.debugging.assert_less(labels, num_categories,
+                                   message=f"labels must be < {num_categories}")]
 
-  def __init__(self, decoder: models.MLP, prior: priors.Prior, latent_dim: int,
-               asset_path: str):
+
+class DecoderModule(tf.Module):
+  """Serving wrapper of the decoder: `decode`, in-graph `sample` (and `sample_class`)."""
+
+  def __init__(self, decoder: models.Decoder, prior: priors.Prior, spec, config,
+               asset_path: Optional[str] = None):
     super().__init__(name="aae_decoder")
     self.decoder = decoder
     self._prior = prior  # plain Python: its parameters are baked into the graph
-    self._latent_dim = latent_dim
-    self.aae_config = tf.saved_model.Asset(asset_path)
-    self.decode = tf.function(self._decode, input_signature=[
-        tf.TensorSpec([None, latent_dim], tf.float32, name="z")])
+    self._spec = spec
+    self._latent_dim, self._num_categories = config.latent_dim, config.num_categories
+    if asset_path:
+      self.aae_config = tf.saved_model.Asset(asset_path)
+    z_spec = tf.TensorSpec([None, config.latent_dim], tf.float32, name="z")
+    labels_spec = tf.TensorSpec([None], tf.int32, name="labels")
+    seed_spec = tf.TensorSpec([], tf.int64, name="seed")
+    if spec.decoder_takes_label:
+      self.decode = tf.function(self._decode, input_signature=[z_spec, labels_spec])
+    else:
+      self.decode = tf.function(lambda z: self._decode(z), input_signature=[z_spec])
     self.sample = tf.function(self._sample, input_signature=[
-        tf.TensorSpec([], tf.int32, name="num_samples"),
-        tf.TensorSpec([], tf.int64, name="seed")])
+        tf.TensorSpec([], tf.int32, name="num_samples"), seed_spec])
+    if spec.label_aware:
+      self.sample_class = tf.function(self._sample_class,
+                                      input_signature=[labels_spec, seed_spec])
 
-  def _decode(self, z):
+  def _decode(self, z, labels=None):
     # Signature functions called in Python skip the input-spec shape check; TF Serving's
     # session loader does not. Check here so every caller gets the same error.
     z = tf.ensure_shape(z, [None, self._latent_dim])
-    logits = self.decoder(z)
+    category = None
+    if labels is not None:
+      with tf.control_dependencies(_check_labels(labels, self._num_categories)):
+        category = tf.one_hot(labels, self._num_categories)
+    logits = self.decoder(z, category)
     return {"images": tf.reshape(tf.sigmoid(logits), [-1, *models.IMAGE_SHAPE])}
+
+  def _draw(self, num_samples, seed, labels):
+    """Prior codes (from each label's component where the prior reads labels) + images."""
+    z = self._prior.sample(num_samples, seed, labels if self._spec.prior_takes_label else None)
+    images = self._decode(z, labels if self._spec.decoder_takes_label else None)["images"]
+    return {"images": images, "z": z}
 
   def _sample(self, num_samples, seed):
     checks = [
@@ -77,31 +109,63 @@ class DecoderModule(tf.Module):
                                        message=f"sample: num_samples must be <= {MAX_SAMPLES}"),
     ]
     with tf.control_dependencies(checks):
-      z = self._prior.sample(num_samples, rng.make_seed(seed))
-    return {"images": self._decode(z)["images"], "z": z}
+      seed = rng.make_seed(seed)
+    if not self._spec.label_aware:
+      return self._draw(num_samples, seed, None)
+    labels = rng.categorical_uniform(num_samples, self._num_categories, rng.fold_in(seed, 7))
+    return dict(self._draw(num_samples, seed, labels), labels=labels)
+
+  def _sample_class(self, labels, seed):
+    with tf.control_dependencies(_check_labels(labels, self._num_categories)):
+      seed = rng.make_seed(seed)
+    return self._draw(tf.size(labels), seed, labels)
 
   def signatures(self):
     decode = self.decode.get_concrete_function()
-    return {"decode": decode, "sample": self.sample.get_concrete_function(),
-            "serving_default": decode}
+    signatures = {"decode": decode, "sample": self.sample.get_concrete_function(),
+                  "serving_default": decode}
+    if self._spec.label_aware:
+      signatures["sample_class"] = self.sample_class.get_concrete_function()
+    return signatures
 
 
 class EncoderModule(tf.Module):
-  """Serving wrapper of the encoder: `encode`."""
+  """Serving wrapper of the encoder: `encode` (and `classify`)."""
 
-  def __init__(self, encoder: models.Encoder, asset_path: str):
+  def __init__(self, encoder: models.Encoder, decoder: models.Decoder, spec,
+               asset_path: Optional[str] = None):
     super().__init__(name="aae_encoder")
     self.encoder = encoder
-    self.aae_config = tf.saved_model.Asset(asset_path)
+    self._spec = spec
+    if spec.decoder_input == "cluster_heads+z":
+      self.cluster_heads = decoder.cluster_heads  # only W_c; the decoder stays out
+    if asset_path:
+      self.aae_config = tf.saved_model.Asset(asset_path)
     self.encode = tf.function(self._encode, input_signature=[_image_spec()])
+    if spec.has_categories:
+      self.classify = tf.function(self._classify, input_signature=[_image_spec()])
 
   def _encode(self, images):
     images = tf.ensure_shape(images, [None, *models.IMAGE_SHAPE])  # see DecoderModule._decode
-    return {"z": self.encoder(images)["z"]}
+    codes = self.encoder(images)
+    if not self._spec.has_categories:
+      return {"z": codes["z"]}
+    probs = tf.nn.softmax(codes["y"])
+    z = codes["z"]
+    if self._spec.decoder_input == "cluster_heads+z":
+      z = models.cluster_representation(z, probs, self.cluster_heads)
+    return {"z": z, "label_probs": probs}
+
+  def _classify(self, images):
+    probs = self._encode(images)["label_probs"]
+    return {"labels": tf.argmax(probs, axis=1, output_type=tf.int32), "label_probs": probs}
 
   def signatures(self):
     encode = self.encode.get_concrete_function()
-    return {"encode": encode, "serving_default": encode}
+    signatures = {"encode": encode, "serving_default": encode}
+    if self._spec.has_categories:
+      signatures["classify"] = self.classify.get_concrete_function()
+    return signatures
 
 
 def load_config(workdir: str) -> config_lib.Config:
@@ -131,7 +195,9 @@ def describe(config: config_lib.Config, step: int) -> dict:
   spec = variants.get_variant(config.variant)
   return {"preset": config.preset, "variant": config.variant, "dataset": config.dataset,
           "latent_dim": config.latent_dim, "prior": priors.make_prior(config).describe(),
-          "decoder_inputs": list(spec.decoder_inputs), "training_step": step,
+          "num_categories": config.num_categories, "decoder_input": spec.decoder_input,
+          "label_aware": spec.label_aware, "has_categories": spec.has_categories,
+          "training_step": step,
           "config": json.loads(config.to_json())}
 
 
@@ -162,6 +228,27 @@ def _save_verified(module: tf.Module, target: str, probes) -> str:
   return tmp
 
 
+def _decoder_probes(spec, config):
+  """Inputs on which a reloaded decoder must agree with the in-memory one."""
+  rng_np = np.random.default_rng(0)
+  labels = np.arange(4, dtype=np.int32) % config.num_categories
+  decode = {"z": rng_np.normal(size=(4, config.latent_dim)).astype(np.float32)}
+  if spec.decoder_takes_label:
+    decode["labels"] = labels
+  probes = {"decode": decode, "sample": {"num_samples": np.int32(3), "seed": np.int64(7)}}
+  if spec.label_aware:
+    probes["sample_class"] = {"labels": labels, "seed": np.int64(7)}
+  return probes
+
+
+def _encoder_probes(spec):
+  images = np.random.default_rng(1).uniform(size=(4, *models.IMAGE_SHAPE)).astype(np.float32)
+  probes = {"encode": {"images": images}}
+  if spec.has_categories:
+    probes["classify"] = {"images": images}
+  return probes
+
+
 def export_models(networks, config: config_lib.Config, step: int, export_dir: str,
                   version: Optional[int] = None, skip_existing: bool = False) -> Dict[str, str]:
   """Writes, verifies and installs both SavedModels; returns their directories.
@@ -185,16 +272,12 @@ def export_models(networks, config: config_lib.Config, step: int, export_dir: st
     asset = os.path.join(asset_dir, CONFIG_ASSET)
     with open(asset, "w") as f:
       json.dump(describe(config, step), f, indent=2, sort_keys=True)
-    probe_rng = np.random.default_rng(0)
+    spec = variants.get_variant(config.variant)
     modules = {
-        "decoder": (DecoderModule(networks.decoder, priors.make_prior(config),
-                                  config.latent_dim, asset),
-                    {"decode": {"z": probe_rng.normal(
-                        size=(4, config.latent_dim)).astype(np.float32)},
-                     "sample": {"num_samples": np.int32(3), "seed": np.int64(7)}}),
-        "encoder": (EncoderModule(networks.encoder, asset),
-                    {"encode": {"images": probe_rng.uniform(
-                        size=(4, *models.IMAGE_SHAPE)).astype(np.float32)}}),
+        "decoder": (DecoderModule(networks.decoder, priors.make_prior(config), spec,
+                                  config, asset), _decoder_probes(spec, config)),
+        "encoder": (EncoderModule(networks.encoder, networks.decoder, spec, asset),
+                    _encoder_probes(spec)),
     }
     # Both are written and verified before either is installed, so a failure leaves
     # no lone half of a version behind.

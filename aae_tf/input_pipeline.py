@@ -26,7 +26,8 @@ def epoch_permutation(num_examples: int, seed: int, epoch) -> tf.Tensor:
 
 def train_dataset(images: np.ndarray, labels: np.ndarray, *, global_batch_size: int,
                   seed: int, start_step: int = 0, num_replicas: int = 1,
-                  first_replica: int = 0, replicas_here: int = 1) -> tf.data.Dataset:
+                  first_replica: int = 0, replicas_here: int = 1,
+                  what: str = "training examples") -> tf.data.Dataset:
   """Endless per-replica batches of {"image": uint8 [b,28,28,1], "label": int32 [b]}.
 
   Args:
@@ -37,13 +38,14 @@ def train_dataset(images: np.ndarray, labels: np.ndarray, *, global_batch_size: 
     start_step: global step to start at (skips the batches before it).
     num_replicas: replicas in the whole job.
     first_replica, replicas_here: which consecutive replicas this pipeline feeds.
+    what: how to name the examples in errors.
   """
   num_examples = len(images)
   per_replica = global_batch_size // num_replicas
   steps_per_epoch = num_examples // global_batch_size
   if steps_per_epoch == 0:
-    raise ValueError(f"batch size {global_batch_size} exceeds the {num_examples} training "
-                     "examples; lower --batch_size")
+    raise ValueError(f"batch size {global_batch_size} exceeds the {num_examples} {what}; "
+                     "lower --batch_size")
   images_t = tf.constant(images[..., None])
   labels_t = tf.constant(np.asarray(labels, np.int32))
 
@@ -68,15 +70,27 @@ def train_dataset(images: np.ndarray, labels: np.ndarray, *, global_batch_size: 
 
 
 def distributed_train_dataset(strategy: tf.distribute.Strategy, images, labels, *,
-                              global_batch_size: int, seed: int, start_step: int):
-  """`train_dataset` fed to every replica of `strategy`, one pipeline per worker."""
+                              global_batch_size: int, seed: int, start_step: int,
+                              labelled=None):
+  """`train_dataset` fed to every replica of `strategy`, one pipeline per worker.
+
+  With `labelled=(images, labels)`, each batch also carries a batch of that labelled
+  subset as "labelled_image"/"labelled_label" (its own order, same step keying).
+  """
   def dataset_fn(context: tf.distribute.InputContext):
     replicas_here = context.num_replicas_in_sync // context.num_input_pipelines
-    return train_dataset(
-        images, labels, global_batch_size=global_batch_size, seed=seed,
-        start_step=start_step, num_replicas=context.num_replicas_in_sync,
-        first_replica=context.input_pipeline_id * replicas_here,
-        replicas_here=replicas_here)
+    common = dict(global_batch_size=global_batch_size, start_step=start_step,
+                  num_replicas=context.num_replicas_in_sync,
+                  first_replica=context.input_pipeline_id * replicas_here,
+                  replicas_here=replicas_here)
+    dataset = train_dataset(images, labels, seed=seed, **common)
+    if labelled is None:
+      return dataset
+    extra = train_dataset(*labelled, seed=seed + 1, what="labelled examples (--num_labels)",
+                          **common)
+    return tf.data.Dataset.zip((dataset, extra)).map(
+        lambda main, more: dict(main, labelled_image=more["image"],
+                                labelled_label=more["label"]))
   return strategy.distribute_datasets_from_function(dataset_fn)
 
 

@@ -46,3 +46,8 @@ def accuracy(logits, is_real: bool):
   """Per-example 0/1: did the discriminator classify this sample correctly?"""
   predicted_real = tf.reshape(logits, [-1]) > 0.0
   return tf.cast(predicted_real if is_real else tf.logical_not(predicted_real), tf.float32)
+
+
+def classification(labels, logits):
+  """Per-example cross-entropy of integer `labels` under categorical `logits`."""
+  return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)

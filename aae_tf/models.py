@@ -94,12 +94,48 @@ class Encoder(tf.Module):
     return {head: tf.cast(layer(h), tf.float32) for head, layer in self.heads.items()}
 
 
+def cluster_representation(z, category, cluster_heads):
+  """Dimensionality reduction's representation W_c y + z (paper §7)."""
+  return tf.matmul(category, cluster_heads) + z
+
+
+class Decoder(tf.Module):
+  """(z, category) -> pixel logits [N, 784], wired as the variant's `decoder_input` says.
+
+  `category` is a [N, K] distribution over categories: a one-hot label (supervised,
+  and every exported `decode` with labels) or the encoder's q(y|x) (in training).
+  """
+
+  def __init__(self, mode: str, latent_dim: int, num_categories: int, hidden, *, init,
+               seed, dropout, compute_dtype):
+    super().__init__(name="decoder")
+    self.mode = mode
+    in_dim = latent_dim + (num_categories if mode in ("label+z", "y+z") else 0)
+    self.mlp = MLP(in_dim, hidden, IMAGE_SIZE, init=init, seed=seed, dropout=dropout,
+                   compute_dtype=compute_dtype, name="mlp")
+    if mode == "cluster_heads+z":
+      # W_c: one learned point per category in the representation space (paper §7).
+      self.cluster_heads = tf.Variable(rng.normal([num_categories, latent_dim], (seed, 999)),
+                                       name="cluster_heads")
+
+  def representation(self, z, category):
+    """What the MLP reads: z, [category, z], or W_c category + z."""
+    if self.mode == "z":
+      return z
+    if self.mode == "cluster_heads+z":
+      return cluster_representation(z, category, self.cluster_heads)
+    return tf.concat([category, z], axis=1)
+
+  def __call__(self, z, category=None, dropout_seed=None):
+    return self.mlp(self.representation(z, category), dropout_seed)
+
+
 @dataclasses.dataclass
 class Networks:
   """Everything with weights. Only encoder and decoder are ever exported."""
 
   encoder: Encoder
-  decoder: MLP                       # code(s) -> pixel logits [N, 784]
+  decoder: Decoder
   discriminators: Dict[str, MLP]     # adversary name -> logit of "drawn from the prior"
 
   def checkpoint_items(self):
@@ -113,11 +149,12 @@ def build_networks(config, spec) -> Networks:
   common = dict(init=config.weight_init, compute_dtype=compute_dtype)
   encoder = Encoder(config.encoder_hidden, spec.head_dims(config), seed=config.seed,
                     dropout=config.encoder_dropout, **common)
-  decoder = MLP(spec.decoder_input_dim(config), config.decoder_hidden, IMAGE_SIZE,
-                seed=config.seed + 1, dropout=config.decoder_dropout, name="decoder",
-                **common)
+  decoder = Decoder(spec.decoder_input, config.latent_dim, config.num_categories,
+                    config.decoder_hidden, seed=config.seed + 1,
+                    dropout=config.decoder_dropout, **common)
   discriminators = {
-      adversary.name: MLP(adversary.input_dim(config), config.discriminator_hidden, 1,
+      adversary.name: MLP(spec.adversary_input_dim(adversary, config),
+                          config.discriminator_hidden, 1,
                           seed=config.seed + 2 + i, dropout=config.discriminator_dropout,
                           name=f"discriminator_{adversary.name}", **common)
       for i, adversary in enumerate(spec.adversaries)

@@ -54,10 +54,12 @@ class Gaussian(Prior):
 
 
 def _component_labels(n, num_components, seed, labels):
-  """The given labels, or labels drawn uniformly when none are given."""
-  if labels is not None:
-    return tf.cast(labels, tf.int32)
-  return rng.categorical_uniform(n, num_components, rng.fold_in(seed, 1))
+  """The given labels; a uniform draw where none is given or a label is -1 (unlabelled)."""
+  drawn = rng.categorical_uniform(n, num_components, rng.fold_in(seed, 1))
+  if labels is None:
+    return drawn
+  labels = tf.cast(labels, tf.int32)
+  return tf.where(labels >= 0, labels, drawn)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -23,6 +23,7 @@ from aae_tf import distribute
 from aae_tf import export
 from aae_tf import figures
 from aae_tf import input_pipeline
+from aae_tf import rng
 from aae_tf import trainer as trainer_lib
 
 FIGURE_SEED = 1234  # fixed so successive sample grids show the same prior draws
@@ -92,25 +93,64 @@ def _write_config(config, workdir: str) -> None:
   os.replace(path + ".tmp", path)
 
 
-def prior_samples_grid(trainer) -> np.ndarray:
-  """100 decoded prior samples, the same draws at every step (for comparability)."""
-  return trainer.decode(trainer.prior.sample(100, tf.constant([FIGURE_SEED, 0]))).numpy()
+class _Figures:
+  """Sample grid and latent scatter, drawn through the same modules the export serves."""
+
+  def __init__(self, trainer, splits: data.DataSplits):
+    spec, config = trainer.spec, trainer.config
+    self.spec, self.splits, self.prior = spec, splits, trainer.prior
+    self.decoder = export.DecoderModule(trainer.networks.decoder, trainer.prior, spec, config)
+    self.encoder = export.EncoderModule(trainer.networks.encoder, trainer.networks.decoder,
+                                        spec)
+    self.rows = min(config.num_categories, 30) if spec.label_aware else 10
+
+  def samples(self) -> np.ndarray:
+    """rows x 10 images; the same draws at every step, so grids are comparable.
+
+    Label-aware variants: one row per class / cluster. Where the decoder reads the
+    label, each column keeps one style z across the rows (the paper's style grid).
+    """
+    seed = tf.constant(FIGURE_SEED, tf.int64)
+    if not self.spec.label_aware:
+      return self.decoder.sample(tf.constant(100), seed)["images"].numpy()
+    labels = tf.repeat(tf.range(self.rows, dtype=tf.int32), 10)
+    if self.spec.decoder_takes_label:
+      styles = self.prior.sample(10, rng.make_seed(seed))
+      return self.decoder.decode(tf.tile(styles, [self.rows, 1]), labels)["images"].numpy()
+    return self.decoder.sample_class(labels, seed)["images"].numpy()
+
+  def write(self, out_dir: str, step: int, tag: str) -> Dict[str, object]:
+    """Writes samples_<tag>.png and latent_<tag>.png; returns paths and the grid."""
+    samples = self.samples()
+    codes = np.concatenate([
+        self.encoder.encode(images)["z"].numpy() for images, _ in
+        input_pipeline.eval_dataset(self.splits.test.images, self.splits.test.labels)])
+    paths = {"samples": os.path.join(out_dir, f"samples_{tag}.png"),
+             "latent": os.path.join(out_dir, f"latent_{tag}.png")}
+    figures.save_image_grid(samples, paths["samples"], rows=self.rows, cols=10)
+    figures.save_scatter(codes, self.splits.test.labels, paths["latent"],
+                         title=f"test codes at step {step}"
+                         + (" (first 2 principal components)" if codes.shape[1] > 2 else ""))
+    return dict(paths, grid=figures.image_grid(samples, self.rows, 10))
 
 
-def write_figures(trainer, splits: data.DataSplits, out_dir: str, step: int,
-                  tag: Optional[str] = None) -> Dict[str, str]:
-  """Sample grid from the prior and test-code scatter, as PNGs; returns their paths."""
-  tag = tag or f"{step:08d}"
-  samples = prior_samples_grid(trainer)
-  codes = np.concatenate([trainer.encode(images)["z"].numpy() for images, _ in
-                          input_pipeline.eval_dataset(splits.test.images, splits.test.labels)])
-  paths = {"samples": os.path.join(out_dir, f"samples_{tag}.png"),
-           "latent": os.path.join(out_dir, f"latent_{tag}.png")}
-  figures.save_image_grid(samples, paths["samples"])
-  figures.save_scatter(codes, splits.test.labels, paths["latent"],
-                       title=f"test codes at step {step}"
-                       + (" (first 2 principal components)" if codes.shape[1] > 2 else ""))
-  return paths
+def _training_labels(spec, config, splits, log):
+  """(labels for the main stream, labelled subset for a supervised phase or None).
+
+  Label-conditioned training sees -1 ("unlabelled") outside the labelled subset; a
+  supervised phase gets the subset as its own stream. Never touches validation/test.
+  """
+  images, labels = splits.train.images, splits.train.labels.astype(np.int32)
+  if spec.labels != "subset":
+    return labels, None
+  chosen = data.labelled_indices(labels, config.num_labels, config.label_seed)
+  log(f"labels: {len(chosen)} of {len(labels)} training images labelled "
+      f"(class-balanced, --label_seed={config.label_seed})")
+  if spec.supervised_phase:
+    return labels, (images[chosen], labels[chosen])
+  masked = np.full_like(labels, -1)
+  masked[chosen] = labels[chosen]
+  return masked, None
 
 
 class _Checkpointer:
@@ -165,8 +205,9 @@ def run(config: config_lib.Config, workdir: str,
       f"({total_steps / steps_per_epoch:.2f} epochs) on "
       f"{strategy.num_replicas_in_sync} replica(s)")
 
+  train_labels, labelled = _training_labels(trainer.spec, config, splits, log)
   dataset = input_pipeline.distributed_train_dataset(
-      strategy, splits.train.images, splits.train.labels,
+      strategy, splits.train.images, train_labels, labelled=labelled,
       global_batch_size=config.batch_size, seed=config.seed, start_step=step)
   iterator = iter(dataset)
   writer = (tf.summary.create_file_writer(os.path.join(workdir, "tensorboard")) if chief
@@ -174,6 +215,7 @@ def run(config: config_lib.Config, workdir: str,
   schedule = _Schedule(config, total_steps, steps_per_epoch)
   progress = _Progress(total_steps, config.batch_size, log)
   figure_dir = os.path.join(workdir, "figures")
+  drawer = _Figures(trainer, splits) if chief else None
   metrics: Dict[str, float] = {}
 
   while step < total_steps:
@@ -201,14 +243,13 @@ def run(config: config_lib.Config, workdir: str,
     if schedule.at(step, schedule.checkpoint) or step == total_steps:
       checkpointer.save(step)
     if chief and (schedule.at(step, schedule.figures) or step == total_steps):
-      paths = write_figures(trainer, splits, figure_dir, step)
+      paths = drawer.write(figure_dir, step, f"{step:08d}")
       with writer.as_default(step=step):
-        grid = np.asarray(figures.image_grid(prior_samples_grid(trainer), 10, 10))
-        tf.summary.image("samples", grid[None, ..., None])
+        tf.summary.image("samples", np.asarray(paths["grid"])[None, ..., None])
       log(f"figures: {paths['samples']}, {paths['latent']}")
 
   if chief:
-    final = write_figures(trainer, splits, workdir, step, tag="final")
+    final = drawer.write(workdir, step, "final")
     log(f"final figures: {final['samples']}, {final['latent']}")
     writer.flush()
   if chief and config.export_dir:

@@ -16,6 +16,7 @@ the global batch and sliced per replica, so they do not depend on the replica co
 from typing import Dict, List
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from aae_tf import losses
@@ -26,11 +27,14 @@ from aae_tf import variants
 
 # Sub-streams of the per-step seed: one per consumer, so no two share random numbers.
 _RECONSTRUCTION_DROPOUT, _REGULARISATION_DROPOUT, _DISCRIMINATOR_DROPOUT = 1, 2, 3
+_SUPERVISED_DROPOUT, _INPUT_NOISE, _DISCRIMINATOR_NOISE = 4, 5, 6
 _PRIOR_SAMPLES = 10
 
 
-def make_optimizer(config, learning_rate: float, steps_per_epoch: int):
+def make_optimizer(config, learning_rate: float, steps_per_epoch: int,
+                   momentum: float = None):
   """One Keras optimizer with the config's schedule and clipping."""
+  momentum = config.momentum if momentum is None else momentum
   schedule = float(learning_rate)
   if config.lr_decay_epochs:
     boundaries = [int(round(e * steps_per_epoch)) for e in config.lr_decay_epochs]
@@ -38,9 +42,9 @@ def make_optimizer(config, learning_rate: float, steps_per_epoch: int):
     schedule = keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
   clip = {"global_clipnorm": config.gradient_clip_norm} if config.gradient_clip_norm else {}
   if config.optimizer == "adam":
-    return keras.optimizers.Adam(schedule, beta_1=config.momentum, **clip)
+    return keras.optimizers.Adam(schedule, beta_1=momentum, **clip)
   if config.optimizer == "sgd":
-    return keras.optimizers.SGD(schedule, momentum=config.momentum, **clip)
+    return keras.optimizers.SGD(schedule, momentum=momentum, **clip)
   if config.optimizer == "rmsprop":
     return keras.optimizers.RMSprop(schedule, **clip)
   raise ValueError(f"unknown optimizer {config.optimizer!r}; use adam, sgd or rmsprop")
@@ -63,11 +67,8 @@ class Trainer(tf.Module):
           0, dtype=tf.int64, trainable=False, name="global_step",
           aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
       self.phase_variables = self._phase_variables()
-      lr = {"reconstruction": config.reconstruction_lr, "generator": config.generator_lr}
-      self.optimizers = {
-          phase: make_optimizer(config, lr.get(phase, config.discriminator_lr), steps_per_epoch)
-          for phase in self.phase_variables
-      }
+      self.optimizers = {phase: self._make_optimizer(phase, steps_per_epoch)
+                         for phase in self.phase_variables}
       # Built eagerly inside the scope: slots become mirrored, and one trace suffices.
       for phase, optimizer in self.optimizers.items():
         optimizer.build(self.phase_variables[phase])
@@ -75,6 +76,15 @@ class Trainer(tf.Module):
                      if config.jit else self._replica_step)
 
   # --- structure ----------------------------------------------------------------------
+
+  def _make_optimizer(self, phase: str, steps_per_epoch: int):
+    config = self.config
+    lr = {"reconstruction": config.reconstruction_lr, "generator": config.generator_lr,
+          "supervised": config.supervised_lr}.get(phase, config.discriminator_lr)
+    adversarial = phase == "generator" or phase.startswith("discriminator_")
+    momentum = (config.adversarial_momentum
+                if adversarial and config.adversarial_momentum >= 0 else config.momentum)
+    return make_optimizer(config, lr, steps_per_epoch, momentum)
 
   def _phase_variables(self) -> Dict[str, List[tf.Variable]]:
     """Phase name -> the only variables that phase may change."""
@@ -85,16 +95,24 @@ class Trainer(tf.Module):
       phases[f"discriminator_{adversary.name}"] = list(
           net.discriminators[adversary.name].trainable_variables)
     phases["generator"] = list(net.encoder.trainable_variables)
+    if self.spec.supervised_phase:
+      phases["supervised"] = list(net.encoder.trunk.trainable_variables) + list(
+          net.encoder.heads["y"].trainable_variables)
     return phases
 
   @property
   def metric_names(self) -> List[str]:
     names = ["reconstruction_loss"]
+    if self.spec.cluster_head_penalty:
+      names.append("cluster_head_penalty")
     for adversary in self.spec.adversaries:
       names += [f"discriminator_{adversary.name}_loss",
                 f"discriminator_{adversary.name}_accuracy_real",
                 f"discriminator_{adversary.name}_accuracy_fake"]
-    return names + ["generator_loss"]
+    names.append("generator_loss")
+    if self.spec.supervised_phase:
+      names += ["supervised_loss", "supervised_accuracy"]
+    return names
 
   def checkpoint_items(self):
     return dict(self.networks.checkpoint_items(), optimizers=dict(self.optimizers),
@@ -113,6 +131,7 @@ class Trainer(tf.Module):
   def _replica_step(self, batch) -> Dict[str, tf.Tensor]:
     """One batch on one replica: all phases. Returns this replica's metric shares."""
     images = tf.cast(batch["image"], tf.float32) / 255.0
+    labels = batch["label"]  # -1 where the example counts as unlabelled
     replica = tf.distribute.get_replica_context()
     replica_id = tf.cast(replica.replica_id_in_sync_group, tf.int64)
     step_seed = rng.fold_in(rng.make_seed(self.config.seed), self.global_step)
@@ -121,47 +140,110 @@ class Trainer(tf.Module):
       seed = rng.fold_in(step_seed, stream)
       return rng.fold_in(seed, replica_id) if per_replica else seed
 
-    metrics = self._reconstruction_phase(images, seed_for(_RECONSTRUCTION_DROPOUT))
+    encoder_input = self._noisy(images, self.config.input_noise_std, seed_for(_INPUT_NOISE))
+    metrics = self._reconstruction_phase(encoder_input, images, labels,
+                                         seed_for(_RECONSTRUCTION_DROPOUT))
+    metrics.update(self._regularisation_phase(encoder_input, labels, replica, replica_id,
+                                              seed_for))
+    if self.spec.supervised_phase:
+      labelled = tf.cast(batch["labelled_image"], tf.float32) / 255.0
+      metrics.update(self._supervised_phase(
+          self._noisy(labelled, self.config.input_noise_std, seed_for(_INPUT_NOISE + 100)),
+          batch["labelled_label"], seed_for(_SUPERVISED_DROPOUT)))
+    return metrics
 
-    encoder_vars = self.phase_variables["generator"]
+  @staticmethod
+  def _noisy(x, std, seed):
+    return x + std * rng.normal(tf.shape(x), seed) if std > 0 else x
+
+  def _category(self, codes, labels):
+    """The [N, K] category the decoder reads: a one-hot label or q(y|x); None if none."""
+    if self.spec.decoder_input == "label+z":
+      return tf.one_hot(labels, self.config.num_categories)
+    if self.spec.decoder_input in ("y+z", "cluster_heads+z"):
+      return tf.nn.softmax(codes["y"])
+    return None
+
+  def _reconstruction_phase(self, encoder_input, images, labels, dropout_seed):
+    net = self.networks
+    metrics = {}
+    with tf.GradientTape(watch_accessed_variables=False) as tape:
+      tape.watch(self.phase_variables["reconstruction"])
+      codes = net.encoder(encoder_input, dropout_seed)
+      logits = net.decoder(codes["z"], self._category(codes, labels),
+                           rng.fold_in(dropout_seed, 1))
+      loss = self._global_mean(self._reconstruction_loss(images, logits))
+      total = loss
+      if self.spec.cluster_head_penalty:
+        penalty = self._cluster_head_penalty()
+        # A per-batch term, not per-example: each replica adds its 1/N share.
+        total += tf.nn.scale_regularization_loss(penalty)
+        metrics["cluster_head_penalty"] = tf.nn.scale_regularization_loss(penalty)
+    self._apply("reconstruction", tape, total)
+    metrics["reconstruction_loss"] = loss
+    return metrics
+
+  def _cluster_head_penalty(self):
+    """sum over pairs of max(0, eta - ||W_i - W_j||): pushes cluster heads apart."""
+    heads = self.networks.decoder.cluster_heads
+    first, second = np.triu_indices(self.config.num_categories, k=1)
+    difference = tf.gather(heads, first) - tf.gather(heads, second)
+    distance = tf.sqrt(tf.reduce_sum(tf.square(difference), axis=1) + 1e-12)
+    return self.config.cluster_head_weight * tf.reduce_sum(
+        tf.nn.relu(self.config.cluster_head_threshold - distance))
+
+  def _regularisation_phase(self, encoder_input, labels, replica, replica_id, seed_for):
+    """Each discriminator learns prior (real) from codes (fake); then the encoder fools them."""
+    metrics = {}
+    conditioned = self.spec.prior_takes_label
+    global_labels = replica.all_gather(labels, axis=0) if conditioned else None
     with tf.GradientTape(watch_accessed_variables=False) as generator_tape:
-      generator_tape.watch(encoder_vars)
-      # One encoder forward serves both regularisation updates: the discriminator
-      # update does not change the encoder, so the codes are the same either way.
-      codes = self.networks.encoder(images, seed_for(_REGULARISATION_DROPOUT))
-      with generator_tape.stop_recording():
-        for i, adversary in enumerate(self.spec.adversaries):
-          real = self._prior_samples(adversary, tf.shape(images)[0], replica_id,
-                                     seed_for(_PRIOR_SAMPLES + i, per_replica=False))
+      generator_tape.watch(self.phase_variables["generator"])
+      # One encoder forward serves both updates: the discriminator update does not
+      # change the encoder, so the codes are the same either way.
+      codes = self.networks.encoder(encoder_input, seed_for(_REGULARISATION_DROPOUT))
+      generator_losses = []
+      for i, adversary in enumerate(self.spec.adversaries):
+        real = self._prior_samples(adversary, global_labels, tf.shape(labels)[0], replica_id,
+                                   seed_for(_PRIOR_SAMPLES + i, per_replica=False))
+        fake = codes["z"] if adversary.head == "z" else tf.nn.softmax(codes["y"])
+        real, fake = self._discriminator_inputs(adversary, real, fake, labels,
+                                                seed_for(_DISCRIMINATOR_NOISE + 10 * i))
+        with generator_tape.stop_recording():
           metrics.update(self._discriminator_phase(
-              adversary, real, tf.stop_gradient(codes[adversary.head]),
-              seed_for(_DISCRIMINATOR_DROPOUT)))
-      generator_loss = tf.add_n([
-          self._global_mean(losses.generator(
-              self.networks.discriminators[a.name](codes[a.head])))
-          for a in self.spec.adversaries])
+              adversary, real, tf.stop_gradient(fake), seed_for(_DISCRIMINATOR_DROPOUT)))
+        generator_losses.append(self._global_mean(losses.generator(
+            self.networks.discriminators[adversary.name](fake))))
+      generator_loss = tf.add_n(generator_losses)
     self._apply("generator", generator_tape, generator_loss)
     metrics["generator_loss"] = generator_loss
     return metrics
 
-  def _reconstruction_phase(self, images, dropout_seed):
-    net = self.networks
-    with tf.GradientTape(watch_accessed_variables=False) as tape:
-      tape.watch(self.phase_variables["reconstruction"])
-      codes = net.encoder(images, dropout_seed)
-      decoder_input = tf.concat([codes[name] for name in self.spec.decoder_inputs], axis=1)
-      logits = net.decoder(decoder_input, rng.fold_in(
-          dropout_seed, 1))
-      loss = self._global_mean(self._reconstruction_loss(images, logits))
-    self._apply("reconstruction", tape, loss)
-    return {"reconstruction_loss": loss}
+  def _prior_samples(self, adversary, global_labels, per_replica_batch, replica_id, seed):
+    """This replica's rows of a global-batch draw from the adversary's prior.
 
-  def _prior_samples(self, adversary, per_replica_batch, replica_id, seed):
-    """This replica's rows of a global-batch draw from the adversary's prior."""
-    global_draw = self.prior.sample(self.config.batch_size, seed)
+    Drawing the whole global batch and slicing makes the samples independent of the
+    replica count; a conditioned prior draws each row from that row's class component.
+    """
+    size = self.config.batch_size
+    if adversary.prior == "categorical":
+      k = self.config.num_categories
+      global_draw = tf.one_hot(rng.categorical_uniform(size, k, seed), k)
+    else:
+      global_draw = self.prior.sample(
+          size, seed, global_labels if adversary.conditioned else None)
     rows = tf.range(per_replica_batch, dtype=tf.int64) + replica_id * tf.cast(
         per_replica_batch, tf.int64)
     return tf.gather(global_draw, rows)
+
+  def _discriminator_inputs(self, adversary, real, fake, labels, seed):
+    """Adds the (K+1)-way label one-hot for conditioned adversaries, and input noise."""
+    if adversary.conditioned:
+      k = self.config.num_categories
+      condition = tf.one_hot(tf.where(labels >= 0, labels, k), k + 1)
+      real, fake = (tf.concat([x, condition], axis=1) for x in (real, fake))
+    std = self.config.discriminator_noise_std
+    return self._noisy(real, std, seed), self._noisy(fake, std, rng.fold_in(seed, 1))
 
   def _discriminator_phase(self, adversary, real, fake, dropout_seed):
     discriminator = self.networks.discriminators[adversary.name]
@@ -175,6 +257,17 @@ class Trainer(tf.Module):
     return {f"{phase}_loss": loss,
             f"{phase}_accuracy_real": self._global_mean(losses.accuracy(real_logits, True)),
             f"{phase}_accuracy_fake": self._global_mean(losses.accuracy(fake_logits, False))}
+
+  def _supervised_phase(self, images, labels, dropout_seed):
+    """Cross-entropy of q(y|x) on a labelled batch (semi-supervised variants)."""
+    with tf.GradientTape(watch_accessed_variables=False) as tape:
+      tape.watch(self.phase_variables["supervised"])
+      logits = self.networks.encoder(images, dropout_seed)["y"]
+      loss = self._global_mean(losses.classification(labels, logits))
+    self._apply("supervised", tape, loss)
+    correct = tf.cast(tf.equal(tf.argmax(logits, axis=1, output_type=tf.int32), labels),
+                      tf.float32)
+    return {"supervised_loss": loss, "supervised_accuracy": self._global_mean(correct)}
 
   # --- the host-facing loop ----------------------------------------------------------
 
@@ -191,13 +284,3 @@ class Trainer(tf.Module):
                 for name, total in totals.items()}
       self.global_step.assign_add(1)
     return {name: total / tf.cast(num_steps, tf.float32) for name, total in totals.items()}
-
-  # --- inference helpers (cross-replica; used for figures and tests) ------------------
-
-  @tf.function
-  def encode(self, images):
-    return self.networks.encoder(tf.cast(images, tf.float32))
-
-  @tf.function
-  def decode(self, codes):
-    return tf.reshape(tf.sigmoid(self.networks.decoder(codes)), [-1, *models.IMAGE_SHAPE])

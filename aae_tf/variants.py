@@ -1,13 +1,24 @@
-"""The AAE variants, as data.
+"""The AAE variants of Makhzani et al., as data.
 
-The variants of Makhzani et al. differ in wiring, not in algorithm: which heads the
-encoder has, what the decoder reads, which adversaries regularise which head against
-which prior, and which extra phases run. `trainer.py` loops over a `VariantSpec` at
-trace time, so every variant shares one training step.
+The variants differ in wiring, not in algorithm: which heads the encoder has, what the
+decoder reads, which adversaries regularise which head against which prior (and whether
+the discriminator also sees the label), and which extra terms run. `trainer.py` and
+`export.py` read a `VariantSpec` at trace time, so every variant shares one training
+step, one set of phases and one export path.
 """
 
 import dataclasses
 from typing import Dict, Tuple
+
+# What the decoder reads besides the style code z:
+DECODER_INPUTS = (
+    "z",                # z only
+    "label+z",          # one-hot class label and z (supervised style/content)
+    "y+z",              # the encoder's category q(y|x) and z (semi-supervised, clustering)
+    "cluster_heads+z",  # W_c y + z: a learned point per category plus z (dim. reduction)
+)
+# Which training labels a variant uses:
+LABEL_USES = ("none", "all", "subset")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -15,48 +26,96 @@ class Adversary:
   """A discriminator that pushes one encoder head towards a prior.
 
   Attributes:
-    name: identifies the discriminator (and its optimizer) in checkpoints.
-    head: the encoder head it regularises ("z" or "y").
-    prior: "continuous" (the config's prior on z) or "categorical" (one-hot on y).
+    name: identifies the discriminator and its optimizer in checkpoints and metrics.
+    head: the encoder output it regularises: "z" (the code) or "y" (category probs).
+    prior: "continuous" (the config's prior on z) or "categorical" (uniform one-hot).
+    conditioned: the discriminator also receives a (K+1)-way one-hot: the example's
+      class, or K for "unlabelled"; a labelled example's positive sample comes from
+      its class's prior component (paper Fig. 3).
   """
 
   name: str
   head: str
   prior: str = "continuous"
-
-  def input_dim(self, config) -> int:
-    return config.latent_dim if self.head == "z" else config.num_categories
+  conditioned: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
 class VariantSpec:
-  """How one variant wires encoder heads, decoder inputs and adversaries."""
+  """How one variant wires encoder heads, decoder inputs, adversaries and phases."""
 
   name: str
   heads: Tuple[str, ...]
-  decoder_inputs: Tuple[str, ...]
+  decoder_input: str
   adversaries: Tuple[Adversary, ...]
+  labels: str = "none"              # which training labels are used (LABEL_USES)
+  supervised_phase: bool = False    # cross-entropy on labelled batches (paper §5)
+  cluster_head_penalty: bool = False  # keep cluster heads >= eta apart (paper §7)
   description: str = ""
 
+  @property
+  def has_categories(self) -> bool:
+    """The encoder has a categorical head q(y|x): `encode` gives label_probs, `classify`."""
+    return "y" in self.heads
+
+  @property
+  def decoder_takes_label(self) -> bool:
+    return self.decoder_input != "z"
+
+  @property
+  def prior_takes_label(self) -> bool:
+    return any(a.conditioned for a in self.adversaries)
+
+  @property
+  def label_aware(self) -> bool:
+    """Sampling depends on a label: the export gets `sample_class`."""
+    return self.decoder_takes_label or self.prior_takes_label
+
   def head_dims(self, config) -> Dict[str, int]:
-    dims = {"z": config.latent_dim, "y": getattr(config, "num_categories", 0)}
+    dims = {"z": config.latent_dim, "y": config.num_categories}
     return {head: dims[head] for head in self.heads}
 
   def decoder_input_dim(self, config) -> int:
-    dims = {"z": config.latent_dim}
-    return sum(dims[name] for name in self.decoder_inputs)
+    concatenated = self.decoder_input in ("label+z", "y+z")
+    return config.latent_dim + (config.num_categories if concatenated else 0)
+
+  def adversary_input_dim(self, adversary: Adversary, config) -> int:
+    dim = config.latent_dim if adversary.head == "z" else config.num_categories
+    return dim + (config.num_categories + 1 if adversary.conditioned else 0)
 
 
-VARIANTS: Dict[str, VariantSpec] = {
-    spec.name: spec for spec in (
-        VariantSpec(
-            name="unsupervised",
-            heads=("z",),
-            decoder_inputs=("z",),
-            adversaries=(Adversary(name="z", head="z"),),
-            description="q(z|x) matched to a continuous prior (paper §2, Table 1, Fig. 2)."),
-    )
-}
+_Z = Adversary(name="z", head="z")
+_Y = Adversary(name="y", head="y", prior="categorical")
+
+VARIANTS: Dict[str, VariantSpec] = {spec.name: spec for spec in (
+    VariantSpec(
+        name="unsupervised", heads=("z",), decoder_input="z", adversaries=(_Z,),
+        description="q(z) matched to a continuous prior (paper §2, Table 1, Fig. 2)."),
+    VariantSpec(
+        name="label_conditioned", heads=("z",), decoder_input="z",
+        adversaries=(Adversary(name="z", head="z", conditioned=True),), labels="subset",
+        description="Labels steer each class to its own prior component (paper Fig. 3-4)."),
+    VariantSpec(
+        name="supervised", heads=("z",), decoder_input="label+z", adversaries=(_Z,),
+        labels="all",
+        description="Decoder gets the label; z learns style only (paper §4, Fig. 6-7)."),
+    VariantSpec(
+        name="semi_supervised", heads=("y", "z"), decoder_input="y+z", adversaries=(_Y, _Z),
+        labels="subset", supervised_phase=True,
+        description="Categorical y + Gaussian z, cross-entropy on labels (paper §5, Table 2)."),
+    VariantSpec(
+        name="clustering", heads=("y", "z"), decoder_input="y+z", adversaries=(_Y, _Z),
+        description="Semi-supervised without labels: y clusters (paper §6, Table 3)."),
+    VariantSpec(
+        name="dim_reduction", heads=("y", "z"), decoder_input="cluster_heads+z",
+        adversaries=(_Y, _Z), cluster_head_penalty=True,
+        description="Representation W_c y + z, cluster heads kept apart (paper §7, Fig. 10)."),
+    VariantSpec(
+        name="dim_reduction_semi_supervised", heads=("y", "z"),
+        decoder_input="cluster_heads+z", adversaries=(_Y, _Z), labels="subset",
+        supervised_phase=True, cluster_head_penalty=True,
+        description="Dimensionality reduction with labels (paper §7, Fig. 10b)."),
+)}
 
 
 def get_variant(name: str) -> VariantSpec:

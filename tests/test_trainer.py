@@ -107,8 +107,8 @@ def test_loss_scaling_is_per_global_batch():
                        discriminator_lr=0.5, generator_lr=0.5)
   one, _ = train(config, tf.distribute.get_strategy(), 3)
   two, _ = train(config, tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), 3)
-  a = one.networks.decoder.layers[-1].bias.numpy()
-  b = two.networks.decoder.layers[-1].bias.numpy()
+  a = one.networks.decoder.mlp.layers[-1].bias.numpy()
+  b = two.networks.decoder.mlp.layers[-1].bias.numpy()
   moved = np.abs(a).max()  # the bias starts at 0, so this is how far SGD moved it
   assert moved > 1e-5, "vacuous comparison: SGD did not move the bias"
   # Averaging per replica instead of per global batch would double the step.
@@ -136,8 +136,8 @@ def test_dropout_is_keyed_by_step_not_by_call_count():
   config = tiny_config(encoder_dropout=0.5)
   a, _ = train(config, tf.distribute.get_strategy(), 2)
   b, _ = train(config.replace(seed=1), tf.distribute.get_strategy(), 2)
-  assert not np.array_equal(a.networks.decoder.layers[0].kernel.numpy(),
-                            b.networks.decoder.layers[0].kernel.numpy())
+  assert not np.array_equal(a.networks.decoder.mlp.layers[0].kernel.numpy(),
+                            b.networks.decoder.mlp.layers[0].kernel.numpy())
 
 
 def test_pipeline_resume_skips_exactly_to_the_step():
