@@ -93,6 +93,9 @@ class Config:
 
   # --- runtime ----------------------------------------------------------------------
   seed: int = _field(0, "Seed for initialisation, data order and prior samples.")
+  deterministic: bool = _field(
+      False, "Turn on TensorFlow op determinism: an interrupted-and-resumed run ends with "
+      "the same weights as an uninterrupted one (data order and draws are step-keyed).")
   strategy: str = _field("default", "default | mirrored | multi_worker.")
   cpu_replicas: int = _field(
       1, "With --strategy=mirrored and no GPU: split the CPU into N logical devices.")

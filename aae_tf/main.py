@@ -93,6 +93,9 @@ def train_main(argv) -> None:
       raise config_lib.ConfigError("--workdir is required: where checkpoints, summaries "
                                    "and figures go (rerun with the same one to resume)")
     train.run(config, FLAGS.workdir)
+  except train.TrainingInterrupted as e:
+    print(f"stopped: {e}", file=sys.stderr)
+    sys.exit(e.exit_code)
   except (config_lib.ConfigError, data.DataError, export.ExportError,
           train.TrainingDivergedError) as e:
     _fail(e)

@@ -10,6 +10,8 @@ import json
 import math
 import os
 import shutil
+import signal
+import threading
 import time
 from typing import Callable, Dict, Optional
 
@@ -31,6 +33,42 @@ FIGURE_SEED = 1234  # fixed so successive sample grids show the same prior draws
 
 class TrainingDivergedError(RuntimeError):
   """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class TrainingInterrupted(RuntimeError):
+  """SIGTERM/SIGINT arrived; a checkpoint was saved. `exit_code` = 128 + signal."""
+
+  def __init__(self, message: str, exit_code: int):
+    super().__init__(message)
+    self.exit_code = exit_code
+
+
+class _StopSignals:
+  """Turns SIGTERM/SIGINT (preemption, Ctrl-C) into a flag the loop checks.
+
+  The loop finishes the steps in flight (at most `steps_per_loop`), saves, and stops:
+  no checkpoint is cut in half, and at most one loop of work is redone on resume.
+  """
+
+  SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+  def __init__(self):
+    self.received = None
+    self._previous = {}
+
+  def __enter__(self):
+    if threading.current_thread() is threading.main_thread():
+      for sig in self.SIGNALS:
+        self._previous[sig] = signal.signal(sig, self._handle)
+    return self
+
+  def _handle(self, signum, frame):
+    del frame
+    self.received = signum
+
+  def __exit__(self, *exc):
+    for sig, handler in self._previous.items():
+      signal.signal(sig, handler)
 
 
 class _Schedule:
@@ -176,10 +214,57 @@ class _Checkpointer:
       shutil.rmtree(self.save_dir, ignore_errors=True)
 
 
+def _train_loop(trainer, iterator, schedule, progress, checkpointer, writer, drawer, stop,
+                workdir, step, log):
+  """Loops until the end or a stop signal; checkpoints, summaries, figures on schedule."""
+  chief = drawer is not None
+  figure_dir = os.path.join(workdir, "figures")
+  metrics: Dict[str, float] = {}
+  while step < schedule.total:
+    steps = schedule.loop_length(step)
+    start = time.perf_counter()
+    result = trainer.train_loop(iterator, tf.constant(steps, tf.int32))
+    metrics = {name: float(value) for name, value in result.items()}
+    elapsed = time.perf_counter() - start
+    bad = {name: value for name, value in metrics.items() if not math.isfinite(value)}
+    if bad:
+      raise TrainingDivergedError(
+          f"{', '.join(f'{k}={v}' for k, v in bad.items())} in steps {step + 1}-"
+          f"{step + steps}; nothing was saved, the newest checkpoint is still the last good "
+          "one. Lower the learning rates or set --gradient_clip_norm, then rerun.")
+    step += steps
+    progress.report(step, steps, elapsed, metrics)
+    if schedule.at(step, schedule.summary) or step == schedule.total:
+      with writer.as_default(step=step):
+        for name, value in metrics.items():
+          tf.summary.scalar(name, value)
+        tf.summary.scalar("images_per_second", steps * progress.batch / elapsed)
+      if chief:
+        with open(os.path.join(workdir, "metrics.jsonl"), "a") as f:
+          f.write(json.dumps(dict(metrics, step=step)) + "\n")
+    if schedule.at(step, schedule.checkpoint) or step == schedule.total:
+      checkpointer.save(step)
+    if chief and (schedule.at(step, schedule.figures) or step == schedule.total):
+      paths = drawer.write(figure_dir, step, f"{step:08d}")
+      with writer.as_default(step=step):
+        tf.summary.image("samples", np.asarray(paths["grid"])[None, ..., None])
+      log(f"figures: {paths['samples']}, {paths['latent']}")
+    if stop.received is not None:
+      checkpointer.save(step)
+      name = signal.Signals(stop.received).name
+      raise TrainingInterrupted(
+          f"{name} received: saved a checkpoint at step {step} in "
+          f"{checkpointer.directory}; rerun the same command to resume",
+          128 + stop.received)
+  return metrics
+
+
 def run(config: config_lib.Config, workdir: str,
         strategy: Optional[tf.distribute.Strategy] = None,
         log: Callable[[str], None] = logging.info) -> Dict[str, float]:
   """Trains (or resumes) the run in `workdir`; returns the last loop's mean metrics."""
+  if config.deterministic:
+    tf.config.experimental.enable_op_determinism()
   strategy = strategy or distribute.make_strategy(config.strategy, config.cpu_replicas)
   config_lib.validate(config, num_replicas=strategy.num_replicas_in_sync)
   chief = distribute.is_chief(strategy)
@@ -214,39 +299,11 @@ def run(config: config_lib.Config, workdir: str,
             else tf.summary.create_noop_writer())
   schedule = _Schedule(config, total_steps, steps_per_epoch)
   progress = _Progress(total_steps, config.batch_size, log)
-  figure_dir = os.path.join(workdir, "figures")
   drawer = _Figures(trainer, splits) if chief else None
-  metrics: Dict[str, float] = {}
-
-  while step < total_steps:
-    steps = schedule.loop_length(step)
-    start = time.perf_counter()
-    result = trainer.train_loop(iterator, tf.constant(steps, tf.int32))
-    metrics = {name: float(value) for name, value in result.items()}
-    elapsed = time.perf_counter() - start
-    bad = {name: value for name, value in metrics.items() if not math.isfinite(value)}
-    if bad:
-      raise TrainingDivergedError(
-          f"{', '.join(f'{k}={v}' for k, v in bad.items())} in steps {step + 1}-"
-          f"{step + steps}; nothing was saved, the newest checkpoint is still the last good "
-          "one. Lower the learning rates or set --gradient_clip_norm, then rerun.")
-    step += steps
-    progress.report(step, steps, elapsed, metrics)
-    if schedule.at(step, schedule.summary) or step == total_steps:
-      with writer.as_default(step=step):
-        for name, value in metrics.items():
-          tf.summary.scalar(name, value)
-        tf.summary.scalar("images_per_second", steps * config.batch_size / elapsed)
-      if chief:
-        with open(os.path.join(workdir, "metrics.jsonl"), "a") as f:
-          f.write(json.dumps(dict(metrics, step=step)) + "\n")
-    if schedule.at(step, schedule.checkpoint) or step == total_steps:
-      checkpointer.save(step)
-    if chief and (schedule.at(step, schedule.figures) or step == total_steps):
-      paths = drawer.write(figure_dir, step, f"{step:08d}")
-      with writer.as_default(step=step):
-        tf.summary.image("samples", np.asarray(paths["grid"])[None, ..., None])
-      log(f"figures: {paths['samples']}, {paths['latent']}")
+  with _StopSignals() as stop:
+    metrics = _train_loop(trainer, iterator, schedule, progress, checkpointer, writer,
+                          drawer, stop, workdir, step, log)
+  step = int(trainer.global_step.numpy())
 
   if chief:
     final = drawer.write(workdir, step, "final")
