@@ -72,6 +72,11 @@ def config_from_flags() -> config_lib.Config:
   return config.replace(**changes)
 
 
+def tf_errors():
+  import tensorflow as tf  # deferred: --list_presets and --help stay instant
+  return tf.errors
+
+
 def _fail(error: Exception) -> None:
   print(f"error: {error}", file=sys.stderr)
   sys.exit(2)
@@ -96,6 +101,10 @@ def train_main(argv) -> None:
   except train.TrainingInterrupted as e:
     print(f"stopped: {e}", file=sys.stderr)
     sys.exit(e.exit_code)
+  except (tf_errors().UnavailableError, tf_errors().DeadlineExceededError) as e:
+    _fail(RuntimeError(
+        f"lost contact with another worker ({type(e).__name__}: {str(e).splitlines()[0]}); "
+        "restart every worker with the same command to resume from the last checkpoint"))
   except (config_lib.ConfigError, data.DataError, export.ExportError,
           train.TrainingDivergedError) as e:
     _fail(e)

@@ -290,6 +290,14 @@ def run(config: config_lib.Config, workdir: str,
       f"({total_steps / steps_per_epoch:.2f} epochs) on "
       f"{strategy.num_replicas_in_sync} replica(s)")
 
+  if chief and config.export_dir and step < total_steps:
+    # Fail now, not after hours of training: the end-of-run export would collide.
+    for name in ("encoder", "decoder"):
+      target = os.path.join(config.export_dir, name, str(total_steps))
+      if os.path.exists(target):
+        raise export.ExportError(
+            f"{target} already exists and this run would export version {total_steps} "
+            "there; choose another --export_dir or remove it (exports are never overwritten)")
   train_labels, labelled = _training_labels(trainer.spec, config, splits, log)
   dataset = input_pipeline.distributed_train_dataset(
       strategy, splits.train.images, train_labels, labelled=labelled,
