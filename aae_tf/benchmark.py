@@ -49,6 +49,8 @@ TRAINING_CONFIGS = {
     "aae_tf": ("ours", dict(jit=False, precision="float32")),
     "aae_tf_xla": ("ours", dict(jit=True, precision="float32")),
     "aae_tf_bf16": ("ours", dict(jit=False, precision="mixed_bfloat16")),
+    "aae_tf_xla_updates": ("ours", dict(jit_updates=True, precision="float32")),
+    "aae_tf_bf16_xla_updates": ("ours", dict(jit_updates=True, precision="mixed_bfloat16")),
 }
 
 

@@ -99,7 +99,11 @@ class Config:
   strategy: str = _field("default", "default | mirrored | multi_worker.")
   cpu_replicas: int = _field(
       1, "With --strategy=mirrored and no GPU: split the CPU into N logical devices.")
-  jit: bool = _field(False, "Compile the train step with XLA.")
+  jit: bool = _field(False, "Compile the whole train step with XLA.")
+  jit_updates: bool = _field(
+      False, "Compile only the optimizer updates with XLA: fuses Adam's many small ops "
+      "while the matmuls stay on oneDNN (which uses AMX for bf16 on CPU; XLA's CPU dots "
+      "do not). Use with --precision=mixed_bfloat16 on CPU.")
   precision: str = _field("float32", "float32 | mixed_bfloat16 (compute in bf16, weights fp32).")
   steps_per_loop: int = _field(100, "Train steps per tf.function call (host returns once per loop).")
   checkpoint_every_steps: int = _field(
@@ -200,6 +204,7 @@ def validate(config: Config, num_replicas: int = 1) -> None:
   if config.batch_size % num_replicas:
     fail(f"--batch_size={config.batch_size} is not divisible by the {num_replicas} replicas; "
          f"use a multiple of {num_replicas}")
-  if (config.jit and config.strategy == "mirrored" and config.cpu_replicas > 1):
+  if ((config.jit or config.jit_updates) and config.strategy == "mirrored"
+      and config.cpu_replicas > 1):
     fail("--jit cannot compile for logical CPU devices (--cpu_replicas>1): XLA places the "
          "whole step on one CPU device. Use --jit with one replica, or on GPUs")

@@ -72,6 +72,7 @@ class Trainer(tf.Module):
       # Built eagerly inside the scope: slots become mirrored, and one trace suffices.
       for phase, optimizer in self.optimizers.items():
         optimizer.build(self.phase_variables[phase])
+    self._update_fns = {phase: self._make_update_fn(phase) for phase in self.optimizers}
     self._step_fn = (tf.function(self._replica_step, jit_compile=True)
                      if config.jit else self._replica_step)
 
@@ -126,7 +127,16 @@ class Trainer(tf.Module):
   def _apply(self, phase: str, tape: tf.GradientTape, loss):
     variables = self.phase_variables[phase]
     gradients = tape.gradient(loss, variables)
-    self.optimizers[phase].apply_gradients(zip(gradients, variables))
+    self._update_fns[phase](gradients)
+
+  def _make_update_fn(self, phase: str):
+    """gradients -> optimizer update of the phase's variables (XLA with --jit_updates)."""
+    optimizer, variables = self.optimizers[phase], self.phase_variables[phase]
+    def update(gradients):
+      optimizer.apply_gradients(zip(gradients, variables))
+    if self.config.jit_updates and not self.config.jit:
+      return tf.function(update, jit_compile=True)
+    return update
 
   def _replica_step(self, batch) -> Dict[str, tf.Tensor]:
     """One batch on one replica: all phases. Returns this replica's metric shares."""
