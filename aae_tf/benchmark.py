@@ -323,5 +323,10 @@ def main(argv):
       json.dump({"training": training, "serving": serving}, f, indent=2)
 
 
-if __name__ == "__main__":
+def console_main() -> None:
+  """`aae-benchmark` / `python -m aae_tf.benchmark`."""
   app.run(main)
+
+
+if __name__ == "__main__":
+  console_main()
