@@ -72,7 +72,10 @@ class Exported:
 
   @property
   def num_categories(self) -> int:
-    return int(self.info["num_categories"])
+    # Exports written before num_categories was a top-level key carry it in "config";
+    # older ones still had only the 10 digit classes.
+    return int(self.info.get("num_categories",
+                             self.info.get("config", {}).get("num_categories", 10)))
 
 
 # ---------------------------------------------------------------------- loading
