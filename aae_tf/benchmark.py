@@ -36,7 +36,7 @@ flags.DEFINE_string("output", "docs/BENCHMARKS.md", "Markdown table to write (''
 flags.DEFINE_string("json_output", "docs/benchmarks.json", "JSON results to write ('' = none).")
 flags.DEFINE_list("configs", None, "Only these configurations (names as in the table).")
 flags.DEFINE_string("worker", None, "Internal: run one configuration and print JSON.")
-flags.DEFINE_integer("batch_size", 100, "Internal (worker): batch size.")
+flags.DEFINE_integer("worker_batch_size", 100, "Internal (worker): batch size.")
 
 EPOCH_IMAGES = 60_000
 PAPER_MODEL = dict(latent_dim=8, encoder_hidden=(1000, 1000), decoder_hidden=(1000, 1000),
@@ -298,14 +298,14 @@ def main(argv):
   del argv
   if FLAGS.worker:
     result = (serving_benchmark(FLAGS.quick) if FLAGS.worker == "serving"
-              else worker(FLAGS.worker, FLAGS.batch_size, FLAGS.quick))
+              else worker(FLAGS.worker, FLAGS.worker_batch_size, FLAGS.quick))
     print(json.dumps(result))
     return
   names = FLAGS.configs or list(TRAINING_CONFIGS)
   training = []
   for batch in (100, 1000):
     for name in names:
-      args = [f"--worker={name}", f"--batch_size={batch}"] + (["--quick"] if FLAGS.quick else [])
+      args = [f"--worker={name}", f"--worker_batch_size={batch}"] + (["--quick"] if FLAGS.quick else [])
       result = _run_worker(args)
       training.append(result)
       print(f"{name:16s} batch {batch:5d}: {result['images_per_second']:8,.0f} images/s",

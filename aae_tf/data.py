@@ -177,6 +177,10 @@ def load_splits(dataset: str, data_dir: Optional[str] = None, *,
     if dataset not in DATASETS:
         raise DataError(f"unknown dataset {dataset!r}; expected one of "
                         f"{', '.join(DATASETS)}")
+    if data_dir and not os.path.isdir(data_dir):
+        raise DataError(f"--data_dir={data_dir} does not exist; point it at a directory "
+                        "with the four IDX files, or leave it unset to use the default "
+                        "sources")
     log = _Log(logger or logging.info, logger or logging.warning)
     arrays, source = _load_arrays(dataset, data_dir, cache_dir,
                                   allow_download, log)

@@ -5,6 +5,8 @@ import os
 
 import tensorflow as tf
 
+from aae_tf.config import ConfigError
+
 STRATEGIES = ("default", "mirrored", "multi_worker")
 
 
@@ -41,11 +43,14 @@ def make_strategy(name: str, cpu_replicas: int = 1) -> tf.distribute.Strategy:
     return tf.distribute.MirroredStrategy(devices)
   if name == "multi_worker":
     if "TF_CONFIG" not in os.environ:
-      raise ValueError("--strategy=multi_worker needs the TF_CONFIG environment variable "
-                       "naming the cluster and this worker's task (see BUILD.md)")
-    json.loads(os.environ["TF_CONFIG"])  # fail early, with the JSON error, if malformed
+      raise ConfigError("--strategy=multi_worker needs the TF_CONFIG environment variable "
+                        "naming the cluster and this worker's task (see BUILD.md)")
+    try:
+      json.loads(os.environ["TF_CONFIG"])
+    except json.JSONDecodeError as e:
+      raise ConfigError(f"TF_CONFIG is not valid JSON ({e}); see BUILD.md for an example")
     return tf.distribute.MultiWorkerMirroredStrategy()
-  raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
+  raise ConfigError(f"--strategy={name} is not one of: {', '.join(STRATEGIES)}")
 
 
 def is_chief(strategy: tf.distribute.Strategy) -> bool:

@@ -77,6 +77,13 @@ def tf_errors():
   return tf.errors
 
 
+def _first_detail(error: Exception) -> str:
+  """The first informative line of a TF error ("Graph execution error:" is not)."""
+  lines = [l.strip() for l in str(error).splitlines() if l.strip()]
+  useful = [l for l in lines if "task" in l or "worker" in l or "Connection" in l]
+  return (useful or lines[1:2] or lines or ["no detail"])[0][:200]
+
+
 def _fail(error: Exception) -> None:
   print(f"error: {error}", file=sys.stderr)
   sys.exit(2)
@@ -103,7 +110,7 @@ def train_main(argv) -> None:
     sys.exit(e.exit_code)
   except (tf_errors().UnavailableError, tf_errors().DeadlineExceededError) as e:
     _fail(RuntimeError(
-        f"lost contact with another worker ({type(e).__name__}: {str(e).splitlines()[0]}); "
+        f"lost contact with another worker ({type(e).__name__}: {_first_detail(e)}); "
         "restart every worker with the same command to resume from the last checkpoint"))
   except (config_lib.ConfigError, data.DataError, export.ExportError,
           train.TrainingDivergedError) as e:

@@ -6,11 +6,13 @@ global step restores the weights, optimizer slots, data position and random draw
 because the data order and every random number are keyed by the step.
 """
 
+import glob
 import json
 import math
 import os
 import shutil
 import signal
+import tempfile
 import threading
 import time
 from typing import Callable, Dict, Optional
@@ -115,9 +117,9 @@ def _duration(seconds: float) -> str:
 def _check_workdir(workdir: str) -> None:
   try:
     os.makedirs(workdir, exist_ok=True)
-    probe = os.path.join(workdir, ".write_test")
-    with open(probe, "w") as f:
-      f.write("ok")
+    # A per-process name: workers sharing a workdir must not delete each other's probe.
+    handle, probe = tempfile.mkstemp(prefix=".write_test_", dir=workdir)
+    os.close(handle)
     os.remove(probe)
   except OSError as e:
     raise config_lib.ConfigError(
@@ -203,6 +205,9 @@ class _Checkpointer:
     self.chief, self.save_dir = chief, save_dir
 
   def restore(self) -> Optional[str]:
+    if self.chief:  # a save killed mid-write leaves ckpt-N_temp/ behind; it is garbage
+      for leftover in glob.glob(os.path.join(self.directory, "*_temp")):
+        shutil.rmtree(leftover, ignore_errors=True)
     latest = tf.train.latest_checkpoint(self.directory)
     if latest:
       self.checkpoint.restore(latest).assert_existing_objects_matched()
@@ -227,6 +232,8 @@ def _train_loop(trainer, iterator, schedule, progress, checkpointer, writer, dra
     metrics = {name: float(value) for name, value in result.items()}
     elapsed = time.perf_counter() - start
     bad = {name: value for name, value in metrics.items() if not math.isfinite(value)}
+    if not bad and not bool(trainer.weights_are_finite()):
+      bad = {"weights": "non-finite"}
     if bad:
       raise TrainingDivergedError(
           f"{', '.join(f'{k}={v}' for k, v in bad.items())} in steps {step + 1}-"

@@ -115,6 +115,13 @@ class Trainer(tf.Module):
       names += ["supervised_loss", "supervised_accuracy"]
     return names
 
+  @tf.function
+  def weights_are_finite(self):
+    """Whether every network weight is finite (checked before each save: a loss is
+    computed before its step's update, so finite losses do not prove finite weights)."""
+    variables = [v for variables in self.phase_variables.values() for v in variables]
+    return tf.reduce_all([tf.reduce_all(tf.math.is_finite(v)) for v in variables])
+
   def checkpoint_items(self):
     return dict(self.networks.checkpoint_items(), optimizers=dict(self.optimizers),
                 global_step=self.global_step)
