@@ -1,5 +1,6 @@
 """Choosing a tf.distribute strategy from the config."""
 
+import functools
 import json
 import os
 
@@ -36,11 +37,9 @@ def make_strategy(name: str, cpu_replicas: int = 1) -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
   if name == "mirrored":
     gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-      return tf.distribute.MirroredStrategy()
-    split_cpu(cpu_replicas)
-    devices = [f"/cpu:{i}" for i in range(cpu_replicas)]
-    return tf.distribute.MirroredStrategy(devices)
+    if not gpus:
+      split_cpu(cpu_replicas)
+    return _mirrored(None if gpus else tuple(f"/cpu:{i}" for i in range(cpu_replicas)))
   if name == "multi_worker":
     if "TF_CONFIG" not in os.environ:
       raise ConfigError("--strategy=multi_worker needs the TF_CONFIG environment variable "
@@ -51,6 +50,17 @@ def make_strategy(name: str, cpu_replicas: int = 1) -> tf.distribute.Strategy:
       raise ConfigError(f"TF_CONFIG is not valid JSON ({e}); see BUILD.md for an example")
     return tf.distribute.MultiWorkerMirroredStrategy()
   raise ConfigError(f"--strategy={name} is not one of: {', '.join(STRATEGIES)}")
+
+
+@functools.lru_cache(maxsize=None)
+def _mirrored(devices):
+  """One MirroredStrategy per device set and process.
+
+  Every new MirroredStrategy restarts its collective keys, so a second one in the same
+  process (a second run in a notebook or test) collides with the first's collective
+  instances ("Shape mismatch in the collective instance"). Reusing it avoids that.
+  """
+  return tf.distribute.MirroredStrategy(list(devices) if devices else None)
 
 
 def is_chief(strategy: tf.distribute.Strategy) -> bool:
