@@ -186,15 +186,15 @@ def worker(name: str, batch_size: int, quick: bool) -> Dict:
   else:
     run, handle = _baseline_epoch_fn(kind, batch_size, images)
     before = [w.copy() for w in handle.get_weights()]
-  window = max(5, (40 if quick else 200) * 100 // batch_size)
+  window = max(4, (4_000 if quick else 10_000) // batch_size)  # batches per window
   run(window)  # warm-up: tracing, XLA compilation, pipeline fill
   windows = []
-  for _ in range(2 if quick else 5):
+  for _ in range(2 if quick else 3):
     start = time.perf_counter()
     run(window)
     windows.append(window * batch_size / (time.perf_counter() - start))
   epochs = []
-  for _ in range(0 if quick else 2):
+  for _ in range(0 if quick else 1):
     start = time.perf_counter()
     run(EPOCH_IMAGES // batch_size)
     epochs.append(time.perf_counter() - start)
