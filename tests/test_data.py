@@ -285,9 +285,16 @@ def test_tfds_not_imported_when_no_copy_exists(tmp_path, monkeypatch):
                         _write_dir(tmp_path / "sys", gz=True))
     monkeypatch.setattr(data, "_check_sha256", lambda *a: None)
     monkeypatch.setattr(data, "_check_label_counts", lambda *a: None)
+    (tmp_path / "empty").mkdir()  # exists, but holds neither IDX files nor a TFDS copy
     splits = load_splits("fashion_mnist", str(tmp_path / "empty"),
                          validation_size=10, allow_download=False)
     assert splits.source.startswith("Debian dataset-fashion-mnist")
+
+
+def test_missing_data_dir_is_an_error_not_a_fallback(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        load_splits("mnist", str(tmp_path / "typo"), validation_size=10,
+                    allow_download=False)
 
 
 def test_cache_is_used_before_network(tmp_path, monkeypatch):
