@@ -110,6 +110,27 @@ class SwissRoll(Prior):
     return {"name": "swiss_roll", "dim": 2, "num_components": self.num_components}
 
 
+@dataclasses.dataclass(frozen=True)
+class Categorical(Prior):
+  """One-hot vectors of K classes: the prior on a categorical head q(y|x).
+
+  Unconditionally the class is uniform; with `labels`, the one-hot of each label.
+  """
+
+  num_components: int = 10
+
+  @property
+  def dim(self) -> int:
+    return self.num_components
+
+  def sample(self, n, seed, labels=None):
+    k = _component_labels(n, self.num_components, rng.fold_in(seed, 2), labels)
+    return tf.one_hot(k, self.num_components)
+
+  def describe(self):
+    return {"name": "categorical", "dim": self.num_components}
+
+
 PRIORS = ("gaussian", "gaussian_mixture", "swiss_roll")
 
 

@@ -59,6 +59,7 @@ class Trainer(tf.Module):
     self.strategy = strategy
     self.spec = variants.get_variant(config.variant)
     self.prior = priors.make_prior(config)
+    self.category_prior = priors.Categorical(num_components=config.num_categories)
     self._reconstruction_loss = losses.RECONSTRUCTION_LOSSES[config.reconstruction_loss]
     with strategy.scope():
       self.networks = models.build_networks(config, self.spec)
@@ -242,13 +243,9 @@ class Trainer(tf.Module):
     Drawing the whole global batch and slicing makes the samples independent of the
     replica count; a conditioned prior draws each row from that row's class component.
     """
-    size = self.config.batch_size
-    if adversary.prior == "categorical":
-      k = self.config.num_categories
-      global_draw = tf.one_hot(rng.categorical_uniform(size, k, seed), k)
-    else:
-      global_draw = self.prior.sample(
-          size, seed, global_labels if adversary.conditioned else None)
+    prior = self.category_prior if adversary.prior == "categorical" else self.prior
+    global_draw = prior.sample(self.config.batch_size, seed,
+                               global_labels if adversary.conditioned else None)
     rows = tf.range(per_replica_batch, dtype=tf.int64) + replica_id * tf.cast(
         per_replica_batch, tf.int64)
     return tf.gather(global_draw, rows)

@@ -83,3 +83,13 @@ def test_swiss_roll_segment_radius():
   radius = np.linalg.norm(draw, axis=1)
   # Segment 9 has u in [0.9, 1): radius 3*sqrt(u) in [2.846, 3).
   assert radius.min() >= 3 * math.sqrt(0.9) - 1e-4 and radius.max() <= 3.0 + 1e-4
+
+
+def test_categorical_prior_is_one_hot_uniform_or_given():
+  prior = priors.Categorical(num_components=16)
+  draw = prior.sample(16000, tf.constant([0, 9])).numpy()
+  assert draw.shape == (16000, 16) and set(np.unique(draw)) == {0.0, 1.0}
+  np.testing.assert_array_equal(draw.sum(axis=1), 1.0)
+  np.testing.assert_allclose(draw.mean(axis=0), 1 / 16, atol=0.01)
+  given = prior.sample(3, tf.constant([0, 9]), tf.constant([4, -1, 15])).numpy()
+  assert given[0].argmax() == 4 and given[2].argmax() == 15 and given[1].sum() == 1.0
