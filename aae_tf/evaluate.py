@@ -216,13 +216,9 @@ def class_grid(exported: Exported, rows: int, seed: int = FIGURE_SEED) -> np.nda
   Where the decoder reads the label, each column keeps one style z across the rows
   (the paper's style grid, Fig. 6/9); otherwise `sample_class` draws per row.
   """
-  labels = np.repeat(np.arange(rows, dtype=np.int32), 10)
-  if exported.spec.decoder_takes_label:
-    styles = draw_samples(exported, 10, seed)["z"]
-    return _decode(exported, np.tile(styles, [rows, 1]), labels)
-  out = exported.decoder.signatures["sample_class"](labels=tf.constant(labels),
-                                                    seed=tf.constant(seed, tf.int64))
-  return out["images"].numpy()
+  signatures = exported.decoder.signatures
+  return export.class_grid(lambda name, **inputs: signatures[name](**inputs),
+                           exported.spec, rows, seed)
 
 
 # ------------------------------------------------------- an independent classifier

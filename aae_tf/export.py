@@ -168,6 +168,23 @@ class EncoderModule(tf.Module):
     return signatures
 
 
+def class_grid(call, spec, rows: int, seed: int) -> np.ndarray:
+  """[rows*10] images, row k showing class / cluster k, for label-aware variants.
+
+  Where the decoder reads the label, each column keeps one style z across the rows
+  (the paper's style grid); otherwise `sample_class` draws each row from its class.
+  `call(signature_name, **inputs)` runs a decoder signature, so the same grid comes
+  from an in-memory DecoderModule (training figures) or a loaded SavedModel
+  (evaluation).
+  """
+  labels = tf.repeat(tf.range(rows, dtype=tf.int32), 10)
+  seed = tf.constant(seed, tf.int64)
+  if spec.decoder_takes_label:
+    styles = call("sample", num_samples=tf.constant(10), seed=seed)["z"]
+    return call("decode", z=tf.tile(styles, [rows, 1]), labels=labels)["images"].numpy()
+  return call("sample_class", labels=labels, seed=seed)["images"].numpy()
+
+
 def load_config(workdir: str) -> config_lib.Config:
   path = os.path.join(workdir, CONFIG_FILE)
   if not os.path.exists(path):

@@ -32,9 +32,12 @@ def image_grid(images: np.ndarray, rows: int, cols: int, pad: int = 2) -> Image.
   return Image.fromarray((np.clip(canvas, 0, 1) * 255).round().astype(np.uint8), "L")
 
 
-def save_image_grid(images, path: str, rows: int = 10, cols: int = 10, scale: int = 2):
+def save_image_grid(images, path: str, rows: int = 10, cols: int = 10,
+                    scale: int = 2) -> Image.Image:
+  """Writes the grid, enlarged `scale` times, to `path`; returns it at 1x."""
   grid = image_grid(images, rows, cols)
   _atomic_save(grid.resize((grid.width * scale, grid.height * scale), Image.NEAREST), path)
+  return grid
 
 
 def project_2d(codes: np.ndarray) -> np.ndarray:

@@ -27,7 +27,6 @@ from aae_tf import distribute
 from aae_tf import export
 from aae_tf import figures
 from aae_tf import input_pipeline
-from aae_tf import rng
 from aae_tf import trainer as trainer_lib
 
 FIGURE_SEED = 1234  # fixed so successive sample grids show the same prior draws
@@ -138,7 +137,7 @@ class _Figures:
 
   def __init__(self, trainer, splits: data.DataSplits):
     spec, config = trainer.spec, trainer.config
-    self.spec, self.splits, self.prior = spec, splits, trainer.prior
+    self.spec, self.splits = spec, splits
     self.decoder = export.DecoderModule(trainer.networks.decoder, trainer.prior, spec, config)
     self.encoder = export.EncoderModule(trainer.networks.encoder, trainer.networks.decoder,
                                         spec)
@@ -150,14 +149,11 @@ class _Figures:
     Label-aware variants: one row per class / cluster. Where the decoder reads the
     label, each column keeps one style z across the rows (the paper's style grid).
     """
-    seed = tf.constant(FIGURE_SEED, tf.int64)
     if not self.spec.label_aware:
-      return self.decoder.sample(tf.constant(100), seed)["images"].numpy()
-    labels = tf.repeat(tf.range(self.rows, dtype=tf.int32), 10)
-    if self.spec.decoder_takes_label:
-      styles = self.prior.sample(10, rng.make_seed(seed))
-      return self.decoder.decode(tf.tile(styles, [self.rows, 1]), labels)["images"].numpy()
-    return self.decoder.sample_class(labels, seed)["images"].numpy()
+      return self.decoder.sample(tf.constant(100),
+                                 tf.constant(FIGURE_SEED, tf.int64))["images"].numpy()
+    return export.class_grid(lambda name, **inputs: getattr(self.decoder, name)(**inputs),
+                             self.spec, self.rows, FIGURE_SEED)
 
   def write(self, out_dir: str, step: int, tag: str) -> Dict[str, object]:
     """Writes samples_<tag>.png and latent_<tag>.png; returns paths and the grid."""
@@ -167,11 +163,11 @@ class _Figures:
         input_pipeline.eval_dataset(self.splits.test.images, self.splits.test.labels)])
     paths = {"samples": os.path.join(out_dir, f"samples_{tag}.png"),
              "latent": os.path.join(out_dir, f"latent_{tag}.png")}
-    figures.save_image_grid(samples, paths["samples"], rows=self.rows, cols=10)
+    grid = figures.save_image_grid(samples, paths["samples"], rows=self.rows, cols=10)
     figures.save_scatter(codes, self.splits.test.labels, paths["latent"],
                          title=f"test codes at step {step}"
                          + (" (first 2 principal components)" if codes.shape[1] > 2 else ""))
-    return dict(paths, grid=figures.image_grid(samples, self.rows, 10))
+    return dict(paths, grid=grid)
 
 
 def _training_labels(spec, config, splits, log):
