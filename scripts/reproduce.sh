@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Runs the paper's experiments (and the seeds' 2-D setups) from their presets, then
+# evaluates each export with `python -m aae_tf.evaluate`. Resumable: rerun the same
+# command after an interruption and every run continues from its newest checkpoint;
+# finished runs are only re-evaluated.
+#
+#   scripts/reproduce.sh OUT_DIR [EXPERIMENT ...]     (default: all, in the order below)
+#   EXTRA_FLAGS="--precision=float32" scripts/reproduce.sh runs/repro table1
+#
+# Writes OUT_DIR/<experiment>/{train.log,work/,export/,eval.json,eval.md,figures/}.
+# docs/RESULTS.md quotes the eval.json of each run with the line printed here.
+set -uo pipefail
+out=${1:?usage: scripts/reproduce.sh OUT_DIR [EXPERIMENT ...]}
+shift
+python=${PYTHON:-python}
+extra=${EXTRA_FLAGS:-}
+
+# experiment -> preset and flags. bf16 compute (fp32 weights) is the fast CPU setting
+# measured in docs/BENCHMARKS.md; its quality against fp32 is stated there.
+declare -A experiment=(
+  [seed2_mnist]="--preset=seed2_mnist"
+  [seed2_fashion_mnist]="--preset=seed2_fashion_mnist"
+  [table1]="--preset=paper_table1 --epochs=200 --precision=mixed_bfloat16"
+  [table2_1000]="--preset=paper_table2_1000 --epochs=200 --precision=mixed_bfloat16"
+  [table2_100]="--preset=paper_table2_100 --epochs=200 --precision=mixed_bfloat16"
+  [table2_all]="--preset=paper_table2_all --epochs=100 --precision=mixed_bfloat16"
+  [fig10_2d]="--preset=paper_fig10_2d --epochs=100 --precision=mixed_bfloat16"
+  [table3_16]="--preset=paper_table3_16 --epochs=50 --precision=mixed_bfloat16"
+  [table3_30]="--preset=paper_table3_30 --epochs=50 --precision=mixed_bfloat16"
+)
+order=(seed2_mnist seed2_fashion_mnist table1 table2_1000 fig10_2d table3_16 table2_100
+       table2_all table3_30)
+[ $# -gt 0 ] && order=("$@")
+
+status=0
+for name in "${order[@]}"; do
+  flags=${experiment[$name]:-}
+  if [ -z "$flags" ]; then
+    echo "unknown experiment $name; known: ${!experiment[*]}" >&2
+    exit 2
+  fi
+  dir="$out/$name"
+  mkdir -p "$dir"
+  command="$python -m aae_tf.train $flags $extra --workdir=$dir/work --export_dir=$dir/export"
+  echo "[$(date -u +%FT%TZ)] $name: $command"
+  start=$(date +%s)
+  # shellcheck disable=SC2086  # flags are words on purpose
+  if ! $command >> "$dir/train.log" 2>&1; then
+    echo "$name: training failed (exit $?); see $dir/train.log" >&2
+    status=1
+    continue
+  fi
+  echo "$name: trained in $(( $(date +%s) - start )) s this call"
+  if ! "$python" -m aae_tf.evaluate --export_dir="$dir/export" --workdir="$dir/work" \
+      --output="$dir/eval.json" > "$dir/eval.log" 2>&1; then
+    echo "$name: evaluation failed; see $dir/eval.log" >&2
+    status=1
+    continue
+  fi
+  tail -n 4 "$dir/eval.log"
+done
+exit $status
