@@ -101,9 +101,9 @@ class Config:
       1, "With --strategy=mirrored and no GPU: split the CPU into N logical devices.")
   jit: bool = _field(False, "Compile the whole train step with XLA.")
   jit_updates: bool = _field(
-      False, "Compile only the optimizer updates with XLA: fuses Adam's many small ops "
-      "while the matmuls stay on oneDNN (which uses AMX for bf16 on CPU; XLA's CPU dots "
-      "do not). Use with --precision=mixed_bfloat16 on CPU.")
+      False, "Compile only the optimizer updates with XLA (fuses each phase's gradient "
+      "casts and updates) while the matmuls stay on oneDNN. Measured slower than the fused "
+      "update kernels at batch 100 on CPU (docs/BENCHMARKS.md); for GPU experiments.")
   precision: str = _field("float32", "float32 | mixed_bfloat16 (compute in bf16, weights fp32).")
   steps_per_loop: int = _field(100, "Train steps per tf.function call (host returns once per loop).")
   checkpoint_every_steps: int = _field(

@@ -2,7 +2,7 @@
 
 Each returns one value per example; the trainer turns them into a replica's share of
 the global-batch mean with `tf.nn.compute_average_loss`, which is what makes N
-replicas step exactly like one (Keras optimizers SUM gradients across replicas).
+replicas step exactly like one (the optimizers SUM gradients across replicas).
 """
 
 import tensorflow as tf

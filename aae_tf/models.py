@@ -5,7 +5,7 @@ holds them fails in the session loader TF Serving uses (../shared/GUIDE.md §3).
 modules hold real `tf.Variable`s, checkpoint and export without adapters, and give us
 two things Keras layers make awkward: stateless dropout keyed by the train step (so an
 interrupted run resumes bit-identically, on any number of replicas) and an explicit
-compute dtype (bf16 matmuls on AMX with fp32 weights).
+compute dtype (bf16 matmuls on oneDNN, AVX512-BF16 or AMX, with fp32 weights).
 """
 
 import dataclasses

@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from aae_tf import configs
+from aae_tf import distribute
 from aae_tf import input_pipeline
 from aae_tf import trainer as trainer_lib
 
@@ -90,7 +91,7 @@ def test_losses_are_finite_and_step_counts_batches():
 def test_two_replicas_match_one_at_the_same_global_batch():
   config = tiny_config()
   one, metrics_one = train(config, tf.distribute.get_strategy(), 6)
-  two_strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+  two_strategy = distribute.make_strategy("mirrored", 2)
   assert two_strategy.num_replicas_in_sync == 2
   two, metrics_two = train(config, two_strategy, 6)
   w1, w2 = weights(one), weights(two)
@@ -106,7 +107,7 @@ def test_loss_scaling_is_per_global_batch():
   config = tiny_config(optimizer="sgd", momentum=0.0, reconstruction_lr=0.5,
                        discriminator_lr=0.5, generator_lr=0.5)
   one, _ = train(config, tf.distribute.get_strategy(), 3)
-  two, _ = train(config, tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), 3)
+  two, _ = train(config, distribute.make_strategy("mirrored", 2), 3)
   a = one.networks.decoder.mlp.layers[-1].bias.numpy()
   b = two.networks.decoder.mlp.layers[-1].bias.numpy()
   moved = np.abs(a).max()  # the bias starts at 0, so this is how far SGD moved it
