@@ -13,8 +13,9 @@ Metrics (keys of the JSON):
   parzen_ll, parzen_se, parzen_sigma  Table 1: 10,000 `sample` images, Gaussian KDE,
                                       sigma on validation, mean test LL +- std. error.
   recon_mse                           test images -> encode -> decode, per-pixel mean.
-  test_error_pct                      Table 2 (variants trained with labels that have
-                                      a categorical head): `classify` on test.
+  test_error_pct, validation_error_pct  Table 2 (variants trained with labels that have
+                                      a categorical head): `classify` on test (and on
+                                      validation, the split to choose settings on).
   clustering_error_pct                Table 3 (clustering, dim_reduction, or K != 10),
   hungarian_accuracy, majority_accuracy  plus two common cluster accuracies (fractions
                                       in [0, 1], on the test set's own labels).
@@ -357,6 +358,10 @@ def evaluate(exported: Exported, splits: data.DataSplits, *,
                       signature_name="classify")["labels"]
     results["test_error_pct"] = metrics.classification_error_pct(predicted,
                                                                  splits.test.labels)
+    if len(splits.validation.labels):  # what settings may be chosen on: never the test
+      predicted = encode(exported, splits.validation.images, signature_name="classify")
+      results["validation_error_pct"] = metrics.classification_error_pct(
+          predicted["labels"], splits.validation.labels)
   if which["clustering"]:
     results.update(timed("clustering_s", _clustering, exported, splits, codes))
   if which["style"] and classifier_epochs > 0:
@@ -402,9 +407,20 @@ def read_metrics_log(path: str) -> Dict[str, list]:
         continue
       record = json.loads(line)
       for name, value in record.items():
-        if name != "step" and isinstance(value, (int, float)) and math.isfinite(value):
+        if (name not in ("step", "train_seconds") and isinstance(value, (int, float))
+            and math.isfinite(value)):
           series.setdefault(name, []).append((record["step"], float(value)))
   return series
+
+
+def training_seconds(path: str) -> float:
+  """A run's total training time (all resumes) from its metrics.jsonl `train_seconds`."""
+  total = 0.0
+  with open(path) as f:
+    for line in f:
+      if line.strip():
+        total += float(json.loads(line).get("train_seconds", 0.0))
+  return total
 
 
 def plot_curves(series: Dict[str, list], width: int = 320, height: int = 200,
@@ -559,7 +575,11 @@ def _describe_run(exported: Exported, splits: data.DataSplits, *, export_dir, wo
                   dataset, num_parzen_samples, seed) -> dict:
   """What was evaluated, on what data: the extras of the results JSON."""
   trained_validation = exported.info.get("config", {}).get("validation_size", 0)
+  log_path = os.path.join(workdir, "metrics.jsonl") if workdir else ""
+  seconds = training_seconds(log_path) if os.path.exists(log_path) else None
   return {
+      # The run's training time over all its resumes (runs older than this field: 0).
+      "training_seconds": round(seconds, 1) if seconds else None,
       "variant": exported.info["variant"], "num_categories": exported.num_categories,
       "training_step": exported.info.get("training_step"),
       "dataset": dataset or exported.info.get("dataset"), "data_source": splits.source,

@@ -221,6 +221,9 @@ def _train_loop(trainer, iterator, schedule, progress, checkpointer, writer, dra
   chief = drawer is not None
   figure_dir = os.path.join(workdir, "figures")
   metrics: Dict[str, float] = {}
+  # Training time and steps since the last metrics.jsonl line: summed over the file they
+  # give a run's training time across resumes (evaluate.py reports it).
+  unlogged_seconds, unlogged_steps = 0.0, 0
   while step < schedule.total:
     steps = schedule.loop_length(step)
     start = time.perf_counter()
@@ -236,6 +239,7 @@ def _train_loop(trainer, iterator, schedule, progress, checkpointer, writer, dra
           f"{step + steps}; nothing was saved, the newest checkpoint is still the last good "
           "one. Lower the learning rates or set --gradient_clip_norm, then rerun.")
     step += steps
+    unlogged_seconds, unlogged_steps = unlogged_seconds + elapsed, unlogged_steps + steps
     progress.report(step, steps, elapsed, metrics)
     if schedule.at(step, schedule.summary) or step == schedule.total:
       with writer.as_default(step=step):
@@ -244,7 +248,10 @@ def _train_loop(trainer, iterator, schedule, progress, checkpointer, writer, dra
         tf.summary.scalar("images_per_second", steps * progress.batch / elapsed)
       if chief:
         with open(os.path.join(workdir, "metrics.jsonl"), "a") as f:
-          f.write(json.dumps(dict(metrics, step=step)) + "\n")
+          f.write(json.dumps(dict(
+              metrics, step=step, train_seconds=round(unlogged_seconds, 6),
+              images_per_second=unlogged_steps * progress.batch / unlogged_seconds)) + "\n")
+      unlogged_seconds, unlogged_steps = 0.0, 0
     if schedule.at(step, schedule.checkpoint) or step == schedule.total:
       checkpointer.save(step)
     if chief and (schedule.at(step, schedule.figures) or step == schedule.total):

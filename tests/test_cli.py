@@ -165,6 +165,9 @@ def test_smoke_run_metrics(smoke_run):
   assert [m["step"] for m in smoke_run.metrics] == [3, 6]
   for line in smoke_run.metrics:
     assert {"reconstruction_loss", "generator_loss", "discriminator_z_loss"} <= set(line)
+    # 3 steps of batch 10 per line: the line's own timing, not the run's.
+    assert line["train_seconds"] > 0
+    assert line["images_per_second"] == pytest.approx(30 / line["train_seconds"], rel=0.01)
 
 
 def test_smoke_run_tensorboard_events(smoke_run):

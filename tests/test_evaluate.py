@@ -317,6 +317,7 @@ def test_evaluate_oracle_classifier(splits):
   results, _ = _evaluate(_fake_export("semi_supervised", splits), splits,
                          classifier_epochs=0)
   assert results["test_error_pct"] == 0.0
+  assert results["validation_error_pct"] == 0.0
   assert "clustering_error_pct" not in results and "style_accuracy_pct" not in results
 
 
@@ -380,9 +381,12 @@ def test_find_version(tmp_path):
 def test_loss_curves_and_reports(tmp_path):
   log = tmp_path / "metrics.jsonl"
   log.write_text("".join(json.dumps({"reconstruction_loss": 1.0 / s, "gen_loss": s,
-                                     "step": s}) + "\n" for s in (3, 6, 9)) + "\n")
+                                     "step": s, "train_seconds": 1.5}) + "\n"
+                         for s in (3, 6, 9)) + "\n")
   series = evaluate.read_metrics_log(str(log))
   assert series["gen_loss"] == [(3, 3.0), (6, 6.0), (9, 9.0)]
+  assert "train_seconds" not in series   # a duration, summed, not plotted
+  assert evaluate.training_seconds(str(log)) == pytest.approx(4.5)
   image = evaluate.plot_curves(series)
   assert image.size == (3 * 320, 200)
   results = {"parzen_ll": 123.456, "parzen_se": 2.0, "parzen_sigma": 0.2,

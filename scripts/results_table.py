@@ -1,0 +1,105 @@
+"""Collects scripts/reproduce.sh runs into docs: the results table, JSON and figures.
+
+    python scripts/results_table.py RUNS_DIR [--docs=docs]
+
+For every experiment of scripts/reproduce.sh with an `eval.json` under RUNS_DIR, copies
+the evaluation (docs/results/<experiment>.json|md) and its figures
+(docs/figures/<experiment>_<figure>.png), and prints the markdown rows of the table in
+docs/RESULTS.md: paper value, ours, training budget and time, the command.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# experiment -> (what the paper measured, metric key, paper value, target rule)
+PAPER = {
+    "table1": ("Table 1, MNIST 8-D", "parzen_ll", "340 ± 2", ">= 340"),
+    "table1_10ep_fp32": ("Table 1 model, 10 epochs, float32", "parzen_ll", "—", "bf16 = fp32"),
+    "table1_10ep_bf16": ("Table 1 model, 10 epochs, bf16", "parzen_ll", "—", "bf16 = fp32"),
+    "table2_100": ("Table 2, 100 labels", "test_error_pct", "1.90 ± 0.10 %", "<= 1.90"),
+    "table2_1000": ("Table 2, 1000 labels", "test_error_pct", "1.60 ± 0.08 %", "<= 1.60"),
+    "table2_all": ("Table 2, all labels", "test_error_pct", "0.85 %", "<= 0.85"),
+    "table3_16": ("Table 3, 16 clusters", "clustering_error_pct", "9.55 ± 2.05 %", "<= 9.55"),
+    "table3_30": ("Table 3, 30 clusters", "clustering_error_pct", "4.10 ± 1.13 %", "<= 4.10"),
+    "fig10_2d": ("Fig. 10, 2-D, 20 clusters", "clustering_error_pct", "≈ 13.5 %", "<= 13.5"),
+    "seed2_mnist": ("Seed 2, 2-D, MNIST", "parzen_ll", "—", None),
+    "seed2_fashion_mnist": ("Seed 2, 2-D, Fashion-MNIST", "parzen_ll", "—", None),
+}
+TRAIN_IMAGES = {True: 50_000, False: 60_000}   # validation carved out or not
+
+
+def experiment_flags() -> dict:
+  """experiment -> flags, read from scripts/reproduce.sh (the one place they live)."""
+  text = open(os.path.join(HERE, "reproduce.sh")).read()
+  return dict(re.findall(r'^\s*\[(\w+)\]="([^"]*)"', text, flags=re.M))
+
+
+def _value(results: dict, key: str) -> str:
+  if key == "parzen_ll":
+    return f"{results['parzen_ll']:.1f} ± {results['parzen_se']:.1f} nats"
+  return f"{results[key]:.2f} %"
+
+
+def _met(results: dict, key: str, rule) -> str:
+  if not rule or rule == "bf16 = fp32":
+    return ""
+  op, bound = rule.split()
+  value = results[key]
+  ok = value >= float(bound) if op == ">=" else value <= float(bound)
+  return "met" if ok else "not met"
+
+
+def _duration(seconds) -> str:
+  if not seconds:
+    return "—"
+  minutes = seconds / 60
+  return f"{minutes:.0f} min" if minutes < 90 else f"{minutes / 60:.1f} h"
+
+
+def collect(runs: str, docs: str):
+  flags = experiment_flags()
+  rows = []
+  for name, (label, key, paper, rule) in PAPER.items():
+    path = os.path.join(runs, name, "eval.json")
+    if not os.path.exists(path):
+      continue
+    results = json.load(open(path))
+    config = json.load(open(os.path.join(runs, name, "work", "config.json")))
+    images = config["batch_size"] * (results.get("training_step") or 0)
+    epochs = images / TRAIN_IMAGES[config.get("validation_size", 0) > 0]
+    extra = ""
+    if "validation_error_pct" in results:
+      extra = f" (validation {results['validation_error_pct']:.2f} %)"
+    os.makedirs(os.path.join(docs, "results"), exist_ok=True)
+    os.makedirs(os.path.join(docs, "figures"), exist_ok=True)
+    shutil.copy(path, os.path.join(docs, "results", f"{name}.json"))
+    shutil.copy(path[:-5] + ".md", os.path.join(docs, "results", f"{name}.md"))
+    for figure, source in results.get("figures", {}).items():
+      shutil.copy(source, os.path.join(docs, "figures", f"{name}_{figure}.png"))
+    rows.append(
+        f"| {label} | {key} | {paper} | {_value(results, key)}{extra} | "
+        f"{_met(results, key, rule)} | {epochs:.0f} epochs | "
+        f"{_duration(results.get('training_seconds'))} | "
+        f"`scripts/reproduce.sh runs/repro {name}` (`{flags.get(name, '?')}`) |")
+  return rows
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("runs")
+  parser.add_argument("--docs", default=os.path.join(HERE, "..", "docs"))
+  args = parser.parse_args()
+  print("| experiment | metric | paper | ours (1 run) | target | trained | training time | "
+        "command |")
+  print("|---|---|---|---|---|---|---|---|")
+  for row in collect(args.runs, args.docs):
+    print(row)
+
+
+if __name__ == "__main__":
+  main()
