@@ -113,7 +113,7 @@ def train_main(argv) -> None:
         f"lost contact with another worker ({type(e).__name__}: {_first_detail(e)}); "
         "restart every worker with the same command to resume from the last checkpoint"))
   except (config_lib.ConfigError, data.DataError, export.ExportError,
-          train.TrainingDivergedError) as e:
+          train.TrainingDivergedError, train.CheckpointMismatchError) as e:
     _fail(e)
 
 

@@ -36,6 +36,10 @@ class TrainingDivergedError(RuntimeError):
   """A loss became NaN or infinite; the last good checkpoint is kept."""
 
 
+class CheckpointMismatchError(RuntimeError):
+  """The workdir's checkpoint was written for other networks or optimizers."""
+
+
 class TrainingInterrupted(RuntimeError):
   """SIGTERM/SIGINT arrived; a checkpoint was saved. `exit_code` = 128 + signal."""
 
@@ -206,7 +210,15 @@ class _Checkpointer:
         shutil.rmtree(leftover, ignore_errors=True)
     latest = tf.train.latest_checkpoint(self.directory)
     if latest:
-      self.checkpoint.restore(latest).assert_existing_objects_matched()
+      try:
+        self.checkpoint.restore(latest).assert_existing_objects_matched()
+      except (AssertionError, ValueError) as e:   # missing objects / wrong shapes
+        unmatched = str(e).split(":", 1)[0].split(" and name")[0]
+        raise CheckpointMismatchError(
+            f"{latest} does not fit this run's networks and optimizers ({unmatched}): it "
+            "was written with other flags or by another aae_tf version. It is left as it "
+            "is; use a new --workdir, or the flags and version that wrote it "
+            "(config.json beside it).") from None
     return latest
 
   def save(self, step: int) -> None:

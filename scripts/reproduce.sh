@@ -45,21 +45,30 @@ for name in "${order[@]}"; do
   dir="$out/$name"
   mkdir -p "$dir"
   command="$python -m aae_tf.train $flags $extra --workdir=$dir/work --export_dir=$dir/export"
-  echo "[$(date -u +%FT%TZ)] $name: $command"
-  start=$(date +%s)
-  # shellcheck disable=SC2086  # flags are words on purpose
-  if ! $command >> "$dir/train.log" 2>&1; then
-    echo "$name: training failed (exit $?); see $dir/train.log" >&2
-    status=1
-    continue
+  if [ -n "$(ls "$dir/export/encoder" 2>/dev/null)" ]; then
+    # Finished runs are not retrained (their checkpoint may be from an older aae_tf);
+    # remove the export to train on with a larger budget.
+    echo "$name: already exported ($dir/export); evaluating only"
+  else
+    echo "[$(date -u +%FT%TZ)] $name: $command"
+    start=$(date +%s)
+    # shellcheck disable=SC2086  # flags are words on purpose
+    $command >> "$dir/train.log" 2>&1
+    code=$?
+    if [ $code -ne 0 ]; then
+      echo "$name: training stopped (exit $code): $(grep -E '^(error|stopped):' "$dir/train.log" | tail -n 1)" >&2
+      status=1
+      [ $code -ge 128 ] && exit $code   # a signal: stop the whole reproduction
+      continue
+    fi
+    echo "$name: trained in $(( $(date +%s) - start )) s this call"
   fi
-  echo "$name: trained in $(( $(date +%s) - start )) s this call"
   if ! "$python" -m aae_tf.evaluate --export_dir="$dir/export" --workdir="$dir/work" \
       --output="$dir/eval.json" > "$dir/eval.log" 2>&1; then
     echo "$name: evaluation failed; see $dir/eval.log" >&2
     status=1
     continue
   fi
-  tail -n 4 "$dir/eval.log"
+  grep -E "parzen_ll|error_pct|hungarian" "$dir/eval.md"
 done
 exit $status

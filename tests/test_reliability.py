@@ -351,6 +351,16 @@ def _unwritable_workdir_chain(root):
   return types.SimpleNamespace(proc=proc, blocker=blocker)
 
 
+def _mismatched_checkpoint_chain(root):
+  """A workdir trained with one network, rerun with another (or by another version)."""
+  workdir = root.path / "mismatch"
+  first = run(TRAIN + root.common + [f"--workdir={workdir}", "--train_steps=3"], root.env)
+  before = helpers.tree_snapshot(workdir / "checkpoints")
+  proc = run(TRAIN + root.common + [f"--workdir={workdir}", "--train_steps=6",
+                                    "--encoder_hidden=24"], root.env, timeout=60)
+  return types.SimpleNamespace(first=first, proc=proc, workdir=workdir, before=before)
+
+
 def _multi_worker_without_tf_config_chain(root):
   env = {k: v for k, v in root.env.items() if k != "TF_CONFIG"}
   workdir = root.path / "no_tf_config"
@@ -398,6 +408,7 @@ def chains(root, request):
       "export_exists": (_bad_export_dir_chain,),
       "unwritable_workdir": (_unwritable_workdir_chain,),
       "no_tf_config": (_multi_worker_without_tf_config_chain,),
+      "mismatch": (_mismatched_checkpoint_chain,),
   }
   pool = concurrent.futures.ThreadPoolExecutor(max_workers=2)
   futures = {name: pool.submit(job[0], root, *job[1:]) for name, job in jobs.items()
@@ -603,6 +614,15 @@ def test_unwritable_workdir_fails_with_one_line(chains):
   assert proc.returncode != 0, proc.describe()
   assert_one_line_error(proc, "--workdir")
   assert r.blocker.read_text() == "not a directory\n"
+
+
+@uses("mismatch")
+def test_mismatched_checkpoint_fails_with_one_line_and_keeps_it(chains):
+  r = chains.result("mismatch")
+  assert r.first.returncode == 0, r.first.describe()
+  assert r.proc.returncode != 0, r.proc.describe()
+  assert_one_line_error(r.proc, "does not fit", "--workdir", "ckpt-3")
+  assert helpers.tree_snapshot(r.workdir / "checkpoints") == r.before
 
 
 @uses("no_tf_config")
