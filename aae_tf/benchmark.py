@@ -294,6 +294,24 @@ def markdown(training: List[Dict], serving: Dict, machine: str, command: str) ->
   return "\n".join(lines) + "\n"
 
 
+BEGIN, END = "<!-- benchmark table: begin -->", "<!-- benchmark table: end -->"
+
+
+def write_report(path: str, table: str) -> None:
+  """Writes the table between the markers of `path`, keeping the prose around it."""
+  text = f"# Benchmarks\n\n{BEGIN}\n{END}\n"
+  if os.path.exists(path):
+    existing = open(path).read()
+    if BEGIN in existing and END in existing:
+      text = existing
+  head, rest = text.split(BEGIN, 1)
+  tail = rest.split(END, 1)[1]
+  os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+  with open(path + ".tmp", "w") as f:
+    f.write(f"{head}{BEGIN}\n{table}{END}{tail}")
+  os.replace(path + ".tmp", path)
+
+
 def main(argv):
   del argv
   if FLAGS.worker:
@@ -315,9 +333,7 @@ def main(argv):
   table = markdown(training, serving, _machine(), command)
   print(table)
   if FLAGS.output:
-    os.makedirs(os.path.dirname(FLAGS.output) or ".", exist_ok=True)
-    with open(FLAGS.output, "w") as f:
-      f.write("# Benchmarks\n\n" + table)
+    write_report(FLAGS.output, table)
   if FLAGS.json_output:
     with open(FLAGS.json_output, "w") as f:
       json.dump({"training": training, "serving": serving}, f, indent=2)

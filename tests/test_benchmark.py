@@ -20,3 +20,16 @@ def test_markdown_reports_ratios_against_both_baselines():
 def test_every_training_configuration_has_a_known_kind():
   kinds = {kind for kind, _ in benchmark.TRAINING_CONFIGS.values()}
   assert kinds == {"keras_classic", "plain_function", "ours"}
+
+
+def test_report_rewrites_only_the_table_and_keeps_the_prose(tmp_path):
+  path = str(tmp_path / "BENCHMARKS.md")
+  benchmark.write_report(path, "| old |\n")
+  text = open(path).read()
+  assert text.startswith("# Benchmarks") and "| old |" in text
+  with open(path, "w") as f:
+    f.write(text.replace("# Benchmarks", "# Benchmarks\n\nHow we measured.") + "\nReading it.\n")
+  benchmark.write_report(path, "| new |\n")
+  text = open(path).read()
+  assert "| new |" in text and "| old |" not in text
+  assert "How we measured." in text and text.endswith("Reading it.\n")
