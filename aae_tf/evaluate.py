@@ -3,9 +3,8 @@
     python -m aae_tf.evaluate --export_dir=E [--version=N] --output=results.json
     python -m aae_tf.evaluate --workdir=W --output=results.json   # newest checkpoint
 
-The models are read like any user reads them: `tf.saved_model.load` and the public
-signatures (`sample`, `sample_class`, `decode`, `encode`, `classify`) plus the
-`aae_config.json` asset, which names the variant, dataset and K. Data come from
+The models are read like any user reads them (aae_tf.exported: `tf.saved_model.load`,
+the public signatures and the `aae_config.json` asset). Data come from
 `aae_tf.data.load_splits`; every choice (Parzen sigma, cluster labels) is made on the
 validation split carved from the training set, never on the test set.
 
@@ -24,8 +23,6 @@ Metrics (keys of the JSON):
                                       independent MLP trained here (its own test acc.).
 """
 
-import dataclasses
-import json
 import math
 import os
 import shutil
@@ -35,89 +32,20 @@ import time
 from typing import Callable, Dict, Optional, Sequence
 
 import numpy as np
-import tensorflow as tf
-from PIL import Image, ImageDraw
-
 from aae_tf import data
+from aae_tf import digit_classifier
 from aae_tf import export
 from aae_tf import figures
 from aae_tf import metrics
-from aae_tf import variants
+from aae_tf import report
+from aae_tf.exported import (EvaluationError, Exported, class_grid, draw_samples,
+                             encode, load_exported, reconstruct)
 
 PARZEN_SEED = 2015          # fixed: the same export always gets the same samples
 FIGURE_SEED = 1234
 DEFAULT_NUM_PARZEN_SAMPLES = 10_000
 DEFAULT_VALIDATION_SIZE = 10_000
-ENCODE_BATCH = 1000
-STYLE_SAMPLES_PER_CLASS = 100
 REQUIRED_KEYS = ("parzen_ll", "parzen_se", "parzen_sigma", "recon_mse")
-
-
-class EvaluationError(RuntimeError):
-  """The evaluation cannot run as asked; the message says why and what to do."""
-
-
-@dataclasses.dataclass
-class Exported:
-  """A loaded encoder/decoder pair and what its `aae_config.json` asset says."""
-
-  encoder: object
-  decoder: object
-  info: dict
-  version: int
-  paths: Dict[str, str]
-
-  @property
-  def spec(self) -> variants.VariantSpec:
-    return variants.get_variant(self.info["variant"])
-
-  @property
-  def num_categories(self) -> int:
-    # Exports written before num_categories was a top-level key carry it in "config";
-    # older ones still had only the 10 digit classes.
-    return int(self.info.get("num_categories",
-                             self.info.get("config", {}).get("num_categories", 10)))
-
-
-# ---------------------------------------------------------------------- loading
-
-
-def _versions(directory: str):
-  if not os.path.isdir(directory):
-    return set()
-  return {int(name) for name in os.listdir(directory) if name.isdigit() and int(name) > 0}
-
-
-def find_version(export_dir: str, version: Optional[int] = None) -> int:
-  """`version`, checked, or the newest version present for both encoder and decoder."""
-  found = {name: _versions(os.path.join(export_dir, name)) for name in ("encoder", "decoder")}
-  both = found["encoder"] & found["decoder"]
-  if version is not None:
-    if version not in both:
-      raise EvaluationError(f"{export_dir}: no encoder and decoder version {version}; "
-                            f"versions present for both: {sorted(both) or 'none'}")
-    return version
-  if not both:
-    raise EvaluationError(f"{export_dir}: expected encoder/<version>/ and "
-                          "decoder/<version>/ SavedModels (the layout aae_tf.export "
-                          "writes); found none with a common version")
-  return max(both)
-
-
-def load_exported(export_dir: str, version: Optional[int] = None) -> Exported:
-  """Loads both SavedModels with `tf.saved_model.load` and reads the config asset."""
-  version = find_version(export_dir, version)
-  paths = {name: os.path.join(export_dir, name, str(version)) for name in ("encoder", "decoder")}
-  loaded = {name: tf.saved_model.load(path) for name, path in paths.items()}
-  asset = getattr(loaded["decoder"], "aae_config", None)
-  if asset is None:
-    raise EvaluationError(f"{paths['decoder']} has no {export.CONFIG_ASSET} asset; "
-                          "re-export it with this version of aae_tf")
-  with open(asset.asset_path.numpy().decode()) as f:
-    info = json.load(f)
-  if info.get("variant") not in variants.VARIANTS:
-    raise EvaluationError(f"{paths['decoder']}: unknown variant {info.get('variant')!r}")
-  return Exported(loaded["encoder"], loaded["decoder"], info, version, paths)
 
 
 def load_data(info: dict, data_dir: Optional[str] = None, dataset: Optional[str] = None,
@@ -137,162 +65,6 @@ def load_data(info: dict, data_dir: Optional[str] = None, dataset: Optional[str]
     validation_size = config.get("validation_size") or DEFAULT_VALIDATION_SIZE
   return data.load_splits(dataset, data_dir, validation_size=validation_size,
                           allow_download=config.get("allow_download", True), logger=log)
-
-
-# ------------------------------------------------------------ calling the models
-
-
-def _float_images(images: np.ndarray) -> np.ndarray:
-  """uint8 [N, 28, 28] -> float32 [N, 28, 28, 1] in [0, 1]."""
-  return (np.asarray(images, np.float32) / 255.0)[..., None]
-
-
-def encode(exported: Exported, images: np.ndarray, batch_size: int = ENCODE_BATCH,
-           signature_name: str = "encode"):
-  """An encoder signature over uint8 images in batches; outputs concatenated.
-
-  `encode` gives {"z": [N, d] (, "label_probs": [N, K])}; `classify` gives
-  {"labels": [N], "label_probs": [N, K]}.
-  """
-  signature = exported.encoder.signatures[signature_name]
-  parts = [signature(images=tf.constant(_float_images(images[i:i + batch_size])))
-           for i in range(0, len(images), batch_size)]
-  return {key: np.concatenate([p[key].numpy() for p in parts]) for key in parts[0]}
-
-
-def _decode(exported: Exported, z: np.ndarray, labels: Optional[np.ndarray],
-            batch_size: int = ENCODE_BATCH) -> np.ndarray:
-  signature = exported.decoder.signatures["decode"]
-  out = []
-  for i in range(0, len(z), batch_size):
-    kwargs = {"z": tf.constant(z[i:i + batch_size], tf.float32)}
-    if labels is not None:
-      kwargs["labels"] = tf.constant(labels[i:i + batch_size], tf.int32)
-    out.append(signature(**kwargs)["images"].numpy())
-  return np.concatenate(out)
-
-
-def reconstruct(exported: Exported, images: np.ndarray, labels: np.ndarray, codes=None):
-  """encode -> decode through the signatures; returns (reconstructions, how).
-
-  The decoder's label input gets the true label (supervised), else the encoder's
-  argmax label (training feeds the soft q(y|x); the contract takes ids). For
-  dim_reduction*, `encode` returns the representation W_c q(y|x) + z while `decode`
-  adds W_c[label] itself, so W_c[label] is subtracted first; W_c is read from the
-  encoder's `cluster_heads` variable, which `tf.saved_model.load` restores.
-  """
-  spec = exported.spec
-  codes = codes if codes is not None else encode(exported, images)
-  z = codes["z"]
-  if not spec.decoder_takes_label:
-    return _decode(exported, z, None), "z"
-  if spec.decoder_input == "label+z":
-    return _decode(exported, z, labels), "z + true label"
-  argmax = np.argmax(codes["label_probs"], axis=1).astype(np.int32)
-  if spec.decoder_input == "cluster_heads+z":
-    heads = getattr(exported.encoder, "cluster_heads", None)
-    if heads is None:
-      raise EvaluationError("dim_reduction export without the encoder's cluster_heads: "
-                            "encode -> decode cannot be inverted through the signatures")
-    z = z - heads.numpy()[argmax]
-    return _decode(exported, z, argmax), "representation - W_c[argmax] + argmax label"
-  return _decode(exported, z, argmax), "z + argmax label"
-
-
-def draw_samples(exported: Exported, num_samples: int, seed: int) -> Dict[str, np.ndarray]:
-  """`sample(num_samples, seed)` (chunked below the export's per-call cap)."""
-  signature = exported.decoder.signatures["sample"]
-  parts, done = [], 0
-  while done < num_samples:
-    n = min(num_samples - done, export.MAX_SAMPLES)
-    parts.append(signature(num_samples=tf.constant(n, tf.int32),
-                           seed=tf.constant(seed + done, tf.int64)))
-    done += n
-  return {key: np.concatenate([p[key].numpy() for p in parts]) for key in parts[0]}
-
-
-def class_grid(exported: Exported, rows: int, seed: int = FIGURE_SEED) -> np.ndarray:
-  """[rows*10] images, row k of class/cluster k.
-
-  Where the decoder reads the label, each column keeps one style z across the rows
-  (the paper's style grid, Fig. 6/9); otherwise `sample_class` draws per row.
-  """
-  signatures = exported.decoder.signatures
-  return export.class_grid(lambda name, **inputs: signatures[name](**inputs),
-                           exported.spec, rows, seed)
-
-
-# ------------------------------------------------------- an independent classifier
-
-
-def train_digit_classifier(images: np.ndarray, labels: np.ndarray, epochs: int = 2,
-                           hidden: int = 512, batch_size: int = 100, learning_rate=1e-3,
-                           seed: int = 0) -> Callable[[np.ndarray], np.ndarray]:
-  """A 784-hidden-10 ReLU MLP trained with Adam; returns images -> predicted labels.
-
-  Independent of the AAE, to judge whether generated images look like the requested
-  digit. Plain TensorFlow (no global seeds touched); deterministic data order.
-  """
-  rng = np.random.default_rng(seed)
-  x_all = np.asarray(images, np.float32).reshape(len(images), -1) / 255.0
-  y_all = np.asarray(labels, np.int32)
-  dim, classes = x_all.shape[1], int(y_all.max()) + 1
-
-  def glorot(n_in, n_out):
-    limit = math.sqrt(6.0 / (n_in + n_out))
-    return tf.Variable(rng.uniform(-limit, limit, (n_in, n_out)).astype(np.float32))
-
-  params = [glorot(dim, hidden), tf.Variable(tf.zeros([hidden])),
-            glorot(hidden, classes), tf.Variable(tf.zeros([classes]))]
-  moments = [(tf.Variable(tf.zeros_like(p)), tf.Variable(tf.zeros_like(p))) for p in params]
-  step = tf.Variable(0.0)
-
-  def logits(x):
-    return tf.nn.relu(x @ params[0] + params[1]) @ params[2] + params[3]
-
-  def train_step(x, y):
-    with tf.GradientTape() as tape:
-      loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits(x)))
-    step.assign_add(1.0)
-    for p, g, (m, v) in zip(params, tape.gradient(loss, params), moments):
-      m.assign(0.9 * m + 0.1 * g)
-      v.assign(0.999 * v + 0.001 * tf.square(g))
-      m_hat, v_hat = m / (1 - 0.9 ** step), v / (1 - 0.999 ** step)
-      p.assign_sub(learning_rate * m_hat / (tf.sqrt(v_hat) + 1e-7))
-
-  @tf.function
-  def train_epoch(x, y):
-    # One call per epoch: the per-step Python overhead was most of the time here.
-    for i in tf.range(tf.shape(x)[0] // batch_size):
-      train_step(x[i * batch_size:(i + 1) * batch_size], y[i * batch_size:(i + 1) * batch_size])
-
-  for _ in range(epochs):
-    order = rng.permutation(len(x_all))
-    train_epoch(tf.constant(x_all[order]), tf.constant(y_all[order]))
-
-  predict_fn = tf.function(lambda x: tf.argmax(logits(x), axis=1, output_type=tf.int32))
-
-  def predict(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, np.float32).reshape(len(x), -1)
-    if x.max(initial=0.0) > 1.5:    # uint8 pixels
-      x = x / 255.0
-    return np.concatenate([predict_fn(tf.constant(x[i:i + ENCODE_BATCH])).numpy()
-                           for i in range(0, len(x), ENCODE_BATCH)])
-  return predict
-
-
-def style_accuracy(exported: Exported, splits: data.DataSplits, epochs: int,
-                   per_class: int = STYLE_SAMPLES_PER_CLASS, seed: int = FIGURE_SEED):
-  """{style_accuracy_pct, classifier_test_accuracy_pct}: `sample_class(k)` judged as k."""
-  predict = train_digit_classifier(splits.train.images, splits.train.labels, epochs)
-  classifier_error = metrics.classification_error_pct(predict(splits.test.images),
-                                                      splits.test.labels)
-  requested = np.repeat(np.arange(data.NUM_CLASSES, dtype=np.int32), per_class)
-  images = exported.decoder.signatures["sample_class"](
-      labels=tf.constant(requested), seed=tf.constant(seed, tf.int64))["images"].numpy()
-  error = metrics.classification_error_pct(predict(images), requested)
-  return {"style_accuracy_pct": 100.0 - error,
-          "classifier_test_accuracy_pct": 100.0 - classifier_error}
 
 
 # -------------------------------------------------------------------- evaluation
@@ -365,7 +137,8 @@ def evaluate(exported: Exported, splits: data.DataSplits, *,
   if which["clustering"]:
     results.update(timed("clustering_s", _clustering, exported, splits, codes))
   if which["style"] and classifier_epochs > 0:
-    results.update(timed("style_s", style_accuracy, exported, splits, classifier_epochs))
+    results.update(timed("style_s", digit_classifier.style_accuracy, exported, splits,
+                         classifier_epochs, FIGURE_SEED))
   results["timings_s"] = timings
   return results, arrays
 
@@ -389,69 +162,6 @@ def _clustering(exported: Exported, splits: data.DataSplits, test_codes) -> dict
 # ----------------------------------------------------------------------- figures
 
 
-def _save_png(image: Image.Image, path: str) -> str:
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  tmp = f"{path}.tmp.png"
-  image.save(tmp)
-  os.replace(tmp, path)
-  return path
-
-
-def read_metrics_log(path: str) -> Dict[str, list]:
-  """metrics.jsonl (one JSON object per summary) -> {name: [(step, value), ...]}."""
-  series: Dict[str, list] = {}
-  with open(path) as f:
-    for line in f:
-      line = line.strip()
-      if not line:
-        continue
-      record = json.loads(line)
-      for name, value in record.items():
-        if (name not in ("step", "train_seconds") and isinstance(value, (int, float))
-            and math.isfinite(value)):
-          series.setdefault(name, []).append((record["step"], float(value)))
-  return series
-
-
-def training_seconds(path: str) -> float:
-  """A run's total training time (all resumes) from its metrics.jsonl `train_seconds`."""
-  total = 0.0
-  with open(path) as f:
-    for line in f:
-      if line.strip():
-        total += float(json.loads(line).get("train_seconds", 0.0))
-  return total
-
-
-def plot_curves(series: Dict[str, list], width: int = 320, height: int = 200,
-                columns: int = 3) -> Image.Image:
-  """Small multiples: one line plot per metric, each with its own y range."""
-  names = sorted(series)
-  rows = max(1, math.ceil(len(names) / columns))
-  image = Image.new("RGB", (columns * width, rows * height), "white")
-  draw = ImageDraw.Draw(image)
-  for i, name in enumerate(names):
-    left, top = (i % columns) * width, (i // columns) * height
-    box = (left + 50, top + 22, left + width - 12, top + height - 24)
-    steps, values = np.array(series[name], np.float64).T
-    draw.rectangle(box, outline=(160, 160, 160))
-    draw.text((left + 50, top + 5), name, fill="black")
-    lo, hi = values.min(), values.max()
-    span_y, span_x = max(hi - lo, 1e-12), max(steps.max() - steps.min(), 1e-12)
-    xs = box[0] + (steps - steps.min()) / span_x * (box[2] - box[0])
-    ys = box[3] - (values - lo) / span_y * (box[3] - box[1])
-    colour = figures.PALETTE[i % len(figures.PALETTE)]
-    if len(xs) > 1:
-      draw.line(list(zip(xs, ys)), fill=colour, width=2)
-    else:
-      draw.ellipse([xs[0] - 2, ys[0] - 2, xs[0] + 2, ys[0] + 2], fill=colour)
-    draw.text((left + 2, box[1] - 4), f"{hi:.3g}", fill="black")
-    draw.text((left + 2, box[3] - 8), f"{lo:.3g}", fill="black")
-    draw.text((box[0], box[3] + 4), f"{steps.min():.0f}", fill="black")
-    draw.text((box[2] - 40, box[3] + 4), f"step {steps.max():.0f}", fill="black")
-  return image
-
-
 def write_figures(exported: Exported, splits: data.DataSplits, arrays: dict,
                   figures_dir: str, workdir: Optional[str] = None) -> Dict[str, str]:
   """samples.png, latent.png, class_grid.png (label-aware), loss_curves.png (workdir)."""
@@ -470,53 +180,15 @@ def write_figures(exported: Exported, splits: data.DataSplits, arrays: dict,
   if exported.spec.label_aware:
     rows = min(exported.num_categories, 30)
     paths["class_grid"] = os.path.join(figures_dir, "class_grid.png")
-    figures.save_image_grid(class_grid(exported, rows), paths["class_grid"], rows=rows,
-                            cols=10)
+    figures.save_image_grid(class_grid(exported, rows, FIGURE_SEED), paths["class_grid"],
+                            rows=rows, cols=10)
   log_path = os.path.join(workdir, "metrics.jsonl") if workdir else None
   if log_path and os.path.exists(log_path):
-    series = read_metrics_log(log_path)
+    series = report.read_metrics_log(log_path)
     if series:
-      paths["loss_curves"] = _save_png(plot_curves(series),
+      paths["loss_curves"] = report._save_png(report.plot_curves(series),
                                        os.path.join(figures_dir, "loss_curves.png"))
   return paths
-
-
-# ----------------------------------------------------------------------- reports
-
-
-def _format(value) -> str:
-  if isinstance(value, bool) or value is None:
-    return str(value)
-  if isinstance(value, float):
-    return f"{value:.4g}" if abs(value) < 1e5 else f"{value:.6g}"
-  return str(value)
-
-
-def markdown_table(results: dict) -> str:
-  """| metric | value | rows for the scalar results (Parzen as mean ± s.e.)."""
-  lines = ["| metric | value |", "|---|---|"]
-  if "parzen_ll" in results:
-    lines.append(f"| parzen_ll (± s.e.) | {results['parzen_ll']:.2f} ± "
-                 f"{results['parzen_se']:.2f} |")
-  for key, value in results.items():
-    if key in ("parzen_ll", "parzen_se") or isinstance(value, (dict, list)):
-      continue
-    lines.append(f"| {key} | {_format(value)} |")
-  for name, seconds in results.get("timings_s", {}).items():
-    lines.append(f"| time: {name} | {seconds:.2f} |")
-  return "\n".join(lines) + "\n"
-
-
-def write_results(results: dict, output: str) -> Dict[str, str]:
-  """Writes `output` (JSON) and the markdown table beside it (`.md`)."""
-  os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-  md_path = os.path.splitext(output)[0] + ".md"
-  for path, text in ((output, json.dumps(results, indent=2, sort_keys=True) + "\n"),
-                     (md_path, markdown_table(results))):
-    with open(path + ".tmp", "w") as f:
-      f.write(text)
-    os.replace(path + ".tmp", path)
-  return {"json": output, "markdown": md_path}
 
 
 # --------------------------------------------------------------------- the run
@@ -567,7 +239,7 @@ def run(output: str, *, export_dir: Optional[str] = None, workdir: Optional[str]
   finally:
     if tmp:
       shutil.rmtree(tmp, ignore_errors=True)
-  results["outputs"] = write_results(results, output)
+  results["outputs"] = report.write_results(results, output)
   return results
 
 
@@ -576,7 +248,7 @@ def _describe_run(exported: Exported, splits: data.DataSplits, *, export_dir, wo
   """What was evaluated, on what data: the extras of the results JSON."""
   trained_validation = exported.info.get("config", {}).get("validation_size", 0)
   log_path = os.path.join(workdir, "metrics.jsonl") if workdir else ""
-  seconds = training_seconds(log_path) if os.path.exists(log_path) else None
+  seconds = report.training_seconds(log_path) if os.path.exists(log_path) else None
   return {
       # The run's training time over all its resumes (runs older than this field: 0).
       "training_seconds": round(seconds, 1) if seconds else None,
@@ -650,7 +322,7 @@ def main(argv) -> None:
                   log=lambda message: print(message, file=sys.stderr))
   except (EvaluationError, data.DataError, export.ExportError, ValueError, OSError) as e:
     _fail(e)
-  print(markdown_table(results), end="")
+  print(report.markdown_table(results), end="")
   print(f"wrote {results['outputs']['json']} and {results['outputs']['markdown']}")
 
 

@@ -22,6 +22,8 @@ import tensorflow as tf
 from aae_tf import configs
 from aae_tf import data
 from aae_tf import evaluate
+from aae_tf import exported as exported_lib
+from aae_tf import report
 from aae_tf import metrics
 from aae_tf import train
 from aae_tf import variants
@@ -272,7 +274,7 @@ def _fake_export(variant, splits, num_categories=10, cluster_of=None, shift=0):
                                               "sample_class": sample_class})
   info = {"variant": variant, "num_categories": num_categories, "dataset": "mnist",
           "training_step": 0, "config": {"validation_size": len(splits.validation.labels)}}
-  return evaluate.Exported(encoder, decoder, info, version=1, paths={})
+  return exported_lib.Exported(encoder, decoder, info, version=1, paths={})
 
 
 def _evaluate(exported, splits, **kwargs):
@@ -353,10 +355,10 @@ def test_reconstruct_dim_reduction_removes_the_cluster_head():
   encoder = types.SimpleNamespace(signatures={"encode": encode},
                                   cluster_heads=tf.Variable(heads))
   decoder = types.SimpleNamespace(signatures={"decode": decode})
-  exported = evaluate.Exported(encoder, decoder, {"variant": "dim_reduction",
-                                                  "num_categories": 20}, 1, {})
+  exported = exported_lib.Exported(encoder, decoder, {"variant": "dim_reduction",
+                                                      "num_categories": 20}, 1, {})
   images, labels = helpers.synthetic_mnist_arrays(7, seed=3)
-  recon, _ = evaluate.reconstruct(exported, images, labels)
+  recon, _ = exported_lib.reconstruct(exported, images, labels)
   representation = encode(tf.constant(images[..., None] / 255.0))["z"].numpy()
   want = 1 / (1 + np.exp(-(representation @ readout)))
   np.testing.assert_allclose(recon.reshape(7, -1), want, atol=1e-5)
@@ -370,12 +372,12 @@ def test_find_version(tmp_path):
     for v in versions:
       (tmp_path / name / str(v)).mkdir(parents=True)
   (tmp_path / "decoder" / ".tmp-xyz").mkdir()
-  assert evaluate.find_version(str(tmp_path)) == 3       # newest present for both
-  assert evaluate.find_version(str(tmp_path), 1) == 1
+  assert exported_lib.find_version(str(tmp_path)) == 3       # newest present for both
+  assert exported_lib.find_version(str(tmp_path), 1) == 1
   with pytest.raises(evaluate.EvaluationError, match="version 7"):
-    evaluate.find_version(str(tmp_path), 7)
+    exported_lib.find_version(str(tmp_path), 7)
   with pytest.raises(evaluate.EvaluationError, match="encoder/<version>"):
-    evaluate.find_version(str(tmp_path / "nothing"))
+    exported_lib.find_version(str(tmp_path / "nothing"))
 
 
 def test_loss_curves_and_reports(tmp_path):
@@ -383,15 +385,15 @@ def test_loss_curves_and_reports(tmp_path):
   log.write_text("".join(json.dumps({"reconstruction_loss": 1.0 / s, "gen_loss": s,
                                      "step": s, "train_seconds": 1.5}) + "\n"
                          for s in (3, 6, 9)) + "\n")
-  series = evaluate.read_metrics_log(str(log))
+  series = report.read_metrics_log(str(log))
   assert series["gen_loss"] == [(3, 3.0), (6, 6.0), (9, 9.0)]
   assert "train_seconds" not in series   # a duration, summed, not plotted
-  assert evaluate.training_seconds(str(log)) == pytest.approx(4.5)
-  image = evaluate.plot_curves(series)
+  assert report.training_seconds(str(log)) == pytest.approx(4.5)
+  image = report.plot_curves(series)
   assert image.size == (3 * 320, 200)
   results = {"parzen_ll": 123.456, "parzen_se": 2.0, "parzen_sigma": 0.2,
              "recon_mse": 0.01, "variant": "unsupervised", "timings_s": {"sample_s": 1.5}}
-  paths = evaluate.write_results(results, str(tmp_path / "out" / "r.json"))
+  paths = report.write_results(results, str(tmp_path / "out" / "r.json"))
   assert json.loads(open(paths["json"]).read()) == results
   table = open(paths["markdown"]).read()
   assert paths["markdown"].endswith("r.md")

@@ -1,0 +1,111 @@
+"""Reports of an evaluation: the results JSON with its markdown table, and the loss
+curves drawn from a run's metrics.jsonl.
+"""
+
+import json
+import math
+import os
+from typing import Dict
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from aae_tf import figures
+
+
+def _save_png(image: Image.Image, path: str) -> str:
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  tmp = f"{path}.tmp.png"
+  image.save(tmp)
+  os.replace(tmp, path)
+  return path
+
+
+def read_metrics_log(path: str) -> Dict[str, list]:
+  """metrics.jsonl (one JSON object per summary) -> {name: [(step, value), ...]}."""
+  series: Dict[str, list] = {}
+  with open(path) as f:
+    for line in f:
+      line = line.strip()
+      if not line:
+        continue
+      record = json.loads(line)
+      for name, value in record.items():
+        if (name not in ("step", "train_seconds") and isinstance(value, (int, float))
+            and math.isfinite(value)):
+          series.setdefault(name, []).append((record["step"], float(value)))
+  return series
+
+
+def training_seconds(path: str) -> float:
+  """A run's total training time (all resumes) from its metrics.jsonl `train_seconds`."""
+  total = 0.0
+  with open(path) as f:
+    for line in f:
+      if line.strip():
+        total += float(json.loads(line).get("train_seconds", 0.0))
+  return total
+
+
+def plot_curves(series: Dict[str, list], width: int = 320, height: int = 200,
+                columns: int = 3) -> Image.Image:
+  """Small multiples: one line plot per metric, each with its own y range."""
+  names = sorted(series)
+  rows = max(1, math.ceil(len(names) / columns))
+  image = Image.new("RGB", (columns * width, rows * height), "white")
+  draw = ImageDraw.Draw(image)
+  for i, name in enumerate(names):
+    left, top = (i % columns) * width, (i // columns) * height
+    box = (left + 50, top + 22, left + width - 12, top + height - 24)
+    steps, values = np.array(series[name], np.float64).T
+    draw.rectangle(box, outline=(160, 160, 160))
+    draw.text((left + 50, top + 5), name, fill="black")
+    lo, hi = values.min(), values.max()
+    span_y, span_x = max(hi - lo, 1e-12), max(steps.max() - steps.min(), 1e-12)
+    xs = box[0] + (steps - steps.min()) / span_x * (box[2] - box[0])
+    ys = box[3] - (values - lo) / span_y * (box[3] - box[1])
+    colour = figures.PALETTE[i % len(figures.PALETTE)]
+    if len(xs) > 1:
+      draw.line(list(zip(xs, ys)), fill=colour, width=2)
+    else:
+      draw.ellipse([xs[0] - 2, ys[0] - 2, xs[0] + 2, ys[0] + 2], fill=colour)
+    draw.text((left + 2, box[1] - 4), f"{hi:.3g}", fill="black")
+    draw.text((left + 2, box[3] - 8), f"{lo:.3g}", fill="black")
+    draw.text((box[0], box[3] + 4), f"{steps.min():.0f}", fill="black")
+    draw.text((box[2] - 40, box[3] + 4), f"step {steps.max():.0f}", fill="black")
+  return image
+
+
+def _format(value) -> str:
+  if isinstance(value, bool) or value is None:
+    return str(value)
+  if isinstance(value, float):
+    return f"{value:.4g}" if abs(value) < 1e5 else f"{value:.6g}"
+  return str(value)
+
+
+def markdown_table(results: dict) -> str:
+  """| metric | value | rows for the scalar results (Parzen as mean ± s.e.)."""
+  lines = ["| metric | value |", "|---|---|"]
+  if "parzen_ll" in results:
+    lines.append(f"| parzen_ll (± s.e.) | {results['parzen_ll']:.2f} ± "
+                 f"{results['parzen_se']:.2f} |")
+  for key, value in results.items():
+    if key in ("parzen_ll", "parzen_se") or isinstance(value, (dict, list)):
+      continue
+    lines.append(f"| {key} | {_format(value)} |")
+  for name, seconds in results.get("timings_s", {}).items():
+    lines.append(f"| time: {name} | {seconds:.2f} |")
+  return "\n".join(lines) + "\n"
+
+
+def write_results(results: dict, output: str) -> Dict[str, str]:
+  """Writes `output` (JSON) and the markdown table beside it (`.md`)."""
+  os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+  md_path = os.path.splitext(output)[0] + ".md"
+  for path, text in ((output, json.dumps(results, indent=2, sort_keys=True) + "\n"),
+                     (md_path, markdown_table(results))):
+    with open(path + ".tmp", "w") as f:
+      f.write(text)
+    os.replace(path + ".tmp", path)
+  return {"json": output, "markdown": md_path}
