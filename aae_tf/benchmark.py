@@ -294,22 +294,10 @@ def markdown(training: List[Dict], serving: Dict, machine: str, command: str) ->
   return "\n".join(lines) + "\n"
 
 
-BEGIN, END = "<!-- benchmark table: begin -->", "<!-- benchmark table: end -->"
-
-
 def write_report(path: str, table: str) -> None:
-  """Writes the table between the markers of `path`, keeping the prose around it."""
-  text = f"# Benchmarks\n\n{BEGIN}\n{END}\n"
-  if os.path.exists(path):
-    existing = open(path).read()
-    if BEGIN in existing and END in existing:
-      text = existing
-  head, rest = text.split(BEGIN, 1)
-  tail = rest.split(END, 1)[1]
-  os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-  with open(path + ".tmp", "w") as f:
-    f.write(f"{head}{BEGIN}\n{table}{END}{tail}")
-  os.replace(path + ".tmp", path)
+  """Rewrites the table in `path` (between its markers), keeping the prose around it."""
+  from aae_tf import report
+  report.write_between_markers(path, "benchmark table", table, "Benchmarks")
 
 
 def main(argv):

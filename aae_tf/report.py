@@ -109,3 +109,22 @@ def write_results(results: dict, output: str) -> Dict[str, str]:
       f.write(text)
     os.replace(path + ".tmp", path)
   return {"json": output, "markdown": md_path}
+
+
+def write_between_markers(path: str, name: str, text: str, title: str) -> None:
+  """Writes `text` between `<!-- {name}: begin/end -->` in the markdown file `path`,
+  keeping everything around the markers (a new file gets `# {title}` and the markers).
+  Generated tables live in hand-written documents this way."""
+  begin, end = f"<!-- {name}: begin -->", f"<!-- {name}: end -->"
+  document = f"# {title}\n\n{begin}\n{end}\n"
+  if os.path.exists(path):
+    existing = open(path).read()
+    if begin in existing and end in existing:
+      document = existing
+  head, rest = document.split(begin, 1)
+  tail = rest.split(end, 1)[1]
+  os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+  with open(path + ".tmp", "w") as f:
+    f.write(f"{head}{begin}\n{text}{end}{tail}")
+  os.replace(path + ".tmp", path)
+

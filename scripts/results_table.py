@@ -1,11 +1,12 @@
 """Collects scripts/reproduce.sh runs into docs: the results table, JSON and figures.
 
-    python scripts/results_table.py RUNS_DIR [--docs=docs]
+    python scripts/results_table.py RUNS_DIR [--docs=docs] [--write]
 
 For every experiment of scripts/reproduce.sh with an `eval.json` under RUNS_DIR, copies
 the evaluation (docs/results/<experiment>.json|md) and its figures
 (docs/figures/<experiment>_<figure>.png), and prints the markdown rows of the table in
-docs/RESULTS.md: paper value, ours, training budget and time, the command.
+docs/RESULTS.md: paper value, ours, training budget and time, the command. With
+--write, the rows replace the table between the markers of docs/RESULTS.md.
 """
 
 import argparse
@@ -13,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -61,12 +63,32 @@ def _duration(seconds) -> str:
   return f"{minutes:.0f} min" if minutes < 90 else f"{minutes / 60:.1f} h"
 
 
+def seconds_from_log(path: str):
+  """Training seconds from the progress lines of a train.log (runs that predate the
+  `train_seconds` of metrics.jsonl): each line reports its loop's steps/s."""
+  if not os.path.exists(path):
+    return None
+  total, previous = 0.0, None
+  for line in open(path, errors="replace"):
+    match = re.search(r"step (\d+)/\d+ .*\| ([\d.]+) steps/s", line)
+    if match:
+      step, rate = int(match.group(1)), float(match.group(2))
+      if previous is not None and step > previous and rate > 0:
+        total += (step - previous) / rate
+      previous = step
+    elif "resumed from" in line or "starting a new run" in line:
+      previous = int(m.group(1)) if (m := re.search(r"at step (\d+)", line)) else 0
+  return total or None
+
+
 def collect(runs: str, docs: str):
   flags = experiment_flags()
   rows = []
   for name, (label, key, paper, rule) in PAPER.items():
     path = os.path.join(runs, name, "eval.json")
     if not os.path.exists(path):
+      rows.append(f"| {label} | {key} | {paper} | not run yet | | | | | "
+                  f"`scripts/reproduce.sh runs/repro {name}` (`{flags.get(name, '?')}`) |")
       continue
     results = json.load(open(path))
     config = json.load(open(os.path.join(runs, name, "work", "config.json")))
@@ -83,8 +105,9 @@ def collect(runs: str, docs: str):
       shutil.copy(source, os.path.join(docs, "figures", f"{name}_{figure}.png"))
     rows.append(
         f"| {label} | {key} | {paper} | {_value(results, key)}{extra} | "
+        f"{results['recon_mse']:.4f} | "
         f"{_met(results, key, rule)} | {epochs:.0f} epochs | "
-        f"{_duration(results.get('training_seconds'))} | "
+        f"{_duration(results.get('training_seconds') or seconds_from_log(os.path.join(runs, name, 'train.log')))} | "
         f"`scripts/reproduce.sh runs/repro {name}` (`{flags.get(name, '?')}`) |")
   return rows
 
@@ -93,12 +116,18 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("runs")
   parser.add_argument("--docs", default=os.path.join(HERE, "..", "docs"))
+  parser.add_argument("--write", action="store_true",
+                      help="also rewrite the table in DOCS/RESULTS.md")
   args = parser.parse_args()
-  print("| experiment | metric | paper | ours (1 run) | target | trained | training time | "
-        "command |")
-  print("|---|---|---|---|---|---|---|---|")
-  for row in collect(args.runs, args.docs):
-    print(row)
+  lines = ["| experiment | metric | paper | ours (1 run) | test recon MSE | target | "
+           "trained | training time | command |", "|---|---|---|---|---|---|---|---|---|"]
+  table = "\n".join(lines + collect(args.runs, args.docs)) + "\n"
+  print(table, end="")
+  if args.write:
+    sys.path.insert(0, os.path.join(HERE, ".."))
+    from aae_tf import report  # pylint: disable=g-import-not-at-top
+    report.write_between_markers(os.path.join(args.docs, "RESULTS.md"), "results table",
+                                 table, "Results")
 
 
 if __name__ == "__main__":
