@@ -6,7 +6,8 @@ For every experiment of scripts/reproduce.sh with an `eval.json` under RUNS_DIR,
 the evaluation (docs/results/<experiment>.json|md) and its figures
 (docs/figures/<experiment>_<figure>.png), and prints the markdown rows of the table in
 docs/RESULTS.md: paper value, ours, training budget and time, the command. With
---write, the rows replace the table between the markers of docs/RESULTS.md.
+--write, the rows replace the tables between the markers of docs/RESULTS.md and (a
+compact version) README.md.
 """
 
 import argparse
@@ -82,13 +83,15 @@ def seconds_from_log(path: str):
 
 
 def collect(runs: str, docs: str):
+  """(full rows for RESULTS.md, compact rows for the README)."""
   flags = experiment_flags()
-  rows = []
+  rows, compact = [], []
   for name, (label, key, paper, rule) in PAPER.items():
     path = os.path.join(runs, name, "eval.json")
     if not os.path.exists(path):
       rows.append(f"| {label} | {key} | {paper} | not run yet | | | | | "
                   f"`scripts/reproduce.sh runs/repro {name}` (`{flags.get(name, '?')}`) |")
+      compact.append(f"| {label} | {paper} | not run yet | |")
       continue
     results = json.load(open(path))
     config = json.load(open(os.path.join(runs, name, "work", "config.json")))
@@ -109,7 +112,8 @@ def collect(runs: str, docs: str):
         f"{_met(results, key, rule)} | {epochs:.0f} epochs | "
         f"{_duration(results.get('training_seconds') or seconds_from_log(os.path.join(runs, name, 'train.log')))} | "
         f"`scripts/reproduce.sh runs/repro {name}` (`{flags.get(name, '?')}`) |")
-  return rows
+    compact.append(f"| {label} | {paper} | {_value(results, key)} | {epochs:.0f} epochs |")
+  return rows, compact
 
 
 def main():
@@ -121,13 +125,18 @@ def main():
   args = parser.parse_args()
   lines = ["| experiment | metric | paper | ours (1 run) | test recon MSE | target | "
            "trained | training time | command |", "|---|---|---|---|---|---|---|---|---|"]
-  table = "\n".join(lines + collect(args.runs, args.docs)) + "\n"
+  rows, compact = collect(args.runs, args.docs)
+  table = "\n".join(lines + rows) + "\n"
   print(table, end="")
   if args.write:
     sys.path.insert(0, os.path.join(HERE, ".."))
     from aae_tf import report  # pylint: disable=g-import-not-at-top
     report.write_between_markers(os.path.join(args.docs, "RESULTS.md"), "results table",
                                  table, "Results")
+    readme = ["| experiment | paper | measured here (1 run) | trained |", "|---|---|---|---|"]
+    report.write_between_markers(os.path.join(args.docs, "..", "README.md"),
+                                 "results table", "\n".join(readme + compact) + "\n",
+                                 "aae_tf")
 
 
 if __name__ == "__main__":
