@@ -31,10 +31,11 @@ declare -A experiment=(
   [table2_all]="--preset=paper_table2_all --epochs=30 --precision=mixed_bfloat16"
   [fig10_2d]="--preset=paper_fig10_2d --epochs=30 --precision=mixed_bfloat16"
   [table3_16]="--preset=paper_table3_16 --epochs=10 --precision=mixed_bfloat16"
+  [fig6_supervised]="--preset=paper_fig6_supervised --epochs=20 --precision=mixed_bfloat16"
   [table3_30]="--preset=paper_table3_30 --epochs=10 --precision=mixed_bfloat16"
 )
-order=(seed2_mnist seed2_fashion_mnist table1_10ep_fp32 table1_10ep_bf16 table1 table2_1000 fig10_2d table3_16 table2_100
-       table2_all table3_30)
+order=(seed2_mnist seed2_fashion_mnist table1_10ep_fp32 table1_10ep_bf16 table1 table2_1000
+       fig6_supervised fig10_2d table3_16 table2_100 table2_all table3_30)
 [ $# -gt 0 ] && order=("$@")
 
 status=0

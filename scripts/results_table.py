@@ -29,6 +29,8 @@ PAPER = {
     "table2_all": ("Table 2, all labels", "test_error_pct", "0.85 %", "<= 0.85"),
     "table3_16": ("Table 3, 16 clusters", "clustering_error_pct", "9.55 ± 2.05 %", "<= 9.55"),
     "table3_30": ("Table 3, 30 clusters", "clustering_error_pct", "4.10 ± 1.13 %", "<= 4.10"),
+    "fig6_supervised": ("Fig. 6, supervised style/content (15-D)", "style_accuracy_pct",
+                        "—", None),
     "fig10_2d": ("Fig. 10, 2-D, 20 clusters", "clustering_error_pct", "≈ 13.5 %", "<= 13.5"),
     "seed2_mnist": ("Seed 2, 2-D, MNIST", "parzen_ll", "—", None),
     "seed2_fashion_mnist": ("Seed 2, 2-D, Fashion-MNIST", "parzen_ll", "—", None),
