@@ -93,7 +93,7 @@ def collect(runs: str, docs: str):
     if not os.path.exists(path):
       rows.append(f"| {label} | {key} | {paper} | not run yet | | | | | "
                   f"`scripts/reproduce.sh runs/repro {name}` (`{flags.get(name, '?')}`) |")
-      compact.append(f"| {label} | {paper} | not run yet | |")
+      compact.append(f"| {label} | {key} | {paper} | not run yet | |")
       continue
     results = json.load(open(path))
     config = json.load(open(os.path.join(runs, name, "work", "config.json")))
@@ -114,7 +114,8 @@ def collect(runs: str, docs: str):
         f"{_met(results, key, rule)} | {epochs:.0f} epochs | "
         f"{_duration(results.get('training_seconds') or seconds_from_log(os.path.join(runs, name, 'train.log')))} | "
         f"`scripts/reproduce.sh runs/repro {name}` (`{flags.get(name, '?')}`) |")
-    compact.append(f"| {label} | {paper} | {_value(results, key)} | {epochs:.0f} epochs |")
+    compact.append(f"| {label} | {key} | {paper} | {_value(results, key)} | "
+                   f"{epochs:.0f} epochs |")
   return rows, compact
 
 
@@ -135,7 +136,8 @@ def main():
     from aae_tf import report  # pylint: disable=g-import-not-at-top
     report.write_between_markers(os.path.join(args.docs, "RESULTS.md"), "results table",
                                  table, "Results")
-    readme = ["| experiment | paper | measured here (1 run) | trained |", "|---|---|---|---|"]
+    readme = ["| experiment | metric | paper | measured here (1 run) | trained |",
+              "|---|---|---|---|---|"]
     report.write_between_markers(os.path.join(args.docs, "..", "README.md"),
                                  "results table", "\n".join(readme + compact) + "\n",
                                  "aae_tf")
