@@ -30,6 +30,8 @@ import numpy as np
 from absl import app
 from absl import flags
 
+from aae_tf import report
+
 FLAGS = flags.FLAGS
 flags.DEFINE_bool("quick", False, "Fewer, shorter repetitions (a smoke run of the benchmark).")
 flags.DEFINE_string("output", "docs/BENCHMARKS.md", "Markdown table to write ('' = none).")
@@ -296,7 +298,6 @@ def markdown(training: List[Dict], serving: Dict, machine: str, command: str) ->
 
 def write_report(path: str, table: str) -> None:
   """Rewrites the table in `path` (between its markers), keeping the prose around it."""
-  from aae_tf import report
   report.write_between_markers(path, "benchmark table", table, "Benchmarks")
 
 

@@ -186,7 +186,7 @@ def write_figures(exported: Exported, splits: data.DataSplits, arrays: dict,
   if log_path and os.path.exists(log_path):
     series = report.read_metrics_log(log_path)
     if series:
-      paths["loss_curves"] = report._save_png(report.plot_curves(series),
+      paths["loss_curves"] = report.save_png(report.plot_curves(series),
                                        os.path.join(figures_dir, "loss_curves.png"))
   return paths
 

@@ -117,7 +117,9 @@ class _FusedOptimizer(tf.Module):
       return self.iterations.assign_add(1)
 
   def _hyper(self, learning_rate: tf.Tensor, step: tf.Tensor) -> dict:
-    raise NotImplementedError
+    """The kernel's per-step scalars (Adam adds its bias corrections)."""
+    del step
+    return dict(lr=learning_rate)
 
   def _update_one(self, variable, grad, *slots, **hyper):
     raise NotImplementedError
@@ -154,10 +156,6 @@ class SGD(_FusedOptimizer):
     super().__init__(learning_rate, name=kwargs.pop("name", "sgd"), **kwargs)
     self.momentum = momentum
 
-  def _hyper(self, learning_rate, step):
-    del step
-    return dict(lr=learning_rate)
-
   def _update_one(self, variable, grad, accumulator, lr):
     return tf.raw_ops.ResourceApplyKerasMomentum(
         var=variable.handle, accum=accumulator.handle, lr=lr, grad=grad,
@@ -174,10 +172,6 @@ class RMSprop(_FusedOptimizer):
                **kwargs):
     super().__init__(learning_rate, name=kwargs.pop("name", "rmsprop"), **kwargs)
     self.rho, self.epsilon = rho, epsilon
-
-  def _hyper(self, learning_rate, step):
-    del step
-    return dict(lr=learning_rate)
 
   def _update_one(self, variable, grad, velocity, momentum, lr):
     return tf.raw_ops.ResourceApplyRMSProp(

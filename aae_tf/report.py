@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 from aae_tf import figures
 
 
-def _save_png(image: Image.Image, path: str) -> str:
+def save_png(image: Image.Image, path: str) -> str:
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   tmp = f"{path}.tmp.png"
   image.save(tmp)

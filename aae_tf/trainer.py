@@ -118,8 +118,9 @@ class Trainer(tf.Module):
 
   @tf.function
   def weights_are_finite(self):
-    """Whether every network weight is finite (checked before each save: a loss is
-    computed before its step's update, so finite losses do not prove finite weights)."""
+    """Whether every network weight is finite (checked after every loop, so no save
+    stores them: a loss is computed before its step's update, so finite losses do not
+    prove finite weights)."""
     variables = [v for variables in self.phase_variables.values() for v in variables]
     return tf.reduce_all([tf.reduce_all(tf.math.is_finite(v)) for v in variables])
 
