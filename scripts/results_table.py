@@ -5,7 +5,9 @@
 For every experiment of scripts/reproduce.sh with an `eval.json` under RUNS_DIR, copies
 the evaluation (docs/results/<experiment>.json|md) and its figures
 (docs/figures/<experiment>_<figure>.png), and prints the markdown rows of the table in
-docs/RESULTS.md: paper value, ours, training budget and time, the command. With
+docs/RESULTS.md: paper value, ours, training budget and time, the command. An
+experiment's further draws (`<experiment>_draw2`, ... in reproduce.sh: other label draws
+and seeds) join its row as mean ± sample standard deviation, each run's value listed. With
 --write, the rows replace the tables between the markers of docs/RESULTS.md and (a
 compact version) README.md.
 """
@@ -83,37 +85,78 @@ def seconds_from_log(path: str):
   return total or None
 
 
+def repeats(name: str, flags: dict) -> list:
+  """The experiment and its further draws (`<name>_draw2`, ...) in scripts/reproduce.sh."""
+  return [name] + sorted(n for n in flags if re.fullmatch(rf"{name}_draw\d+", n))
+
+
+def _mean_std(values):
+  mean = sum(values) / len(values)
+  if len(values) < 2:
+    return mean, None
+  return mean, (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+
+
+def _summary(finished: list, key: str) -> str:
+  """One run's value, or mean ± sample std over the runs with each run's value."""
+  if len(finished) == 1:
+    return _value(finished[0], key)
+  values = [r[key] for r in finished]
+  mean, std = _mean_std(values)
+  unit = " nats" if key == "parzen_ll" else " %"
+  each = ", ".join(f"{v:.1f}" if key == "parzen_ll" else f"{v:.2f}" for v in values)
+  return f"{mean:.2f} ± {std:.2f}{unit} ({len(values)} runs: {each})"
+
+
+def _copy_outputs(runs: str, docs: str, name: str, results: dict) -> None:
+  os.makedirs(os.path.join(docs, "results"), exist_ok=True)
+  os.makedirs(os.path.join(docs, "figures"), exist_ok=True)
+  path = os.path.join(runs, name, "eval.json")
+  shutil.copy(path, os.path.join(docs, "results", f"{name}.json"))
+  shutil.copy(path[:-5] + ".md", os.path.join(docs, "results", f"{name}.md"))
+  for figure, source in results.get("figures", {}).items():
+    shutil.copy(source, os.path.join(docs, "figures", f"{name}_{figure}.png"))
+
+
 def collect(runs: str, docs: str):
   """(full rows for RESULTS.md, compact rows for the README)."""
   flags = experiment_flags()
   rows, compact = [], []
   for name, (label, key, paper, rule) in PAPER.items():
-    path = os.path.join(runs, name, "eval.json")
-    if not os.path.exists(path):
-      rows.append(f"| {label} | {key} | {paper} | not run yet | | | | | "
-                  f"`scripts/reproduce.sh runs/repro {name}` (`{flags.get(name, '?')}`) |")
+    names = [n for n in repeats(name, flags)
+             if os.path.exists(os.path.join(runs, n, "eval.json"))]
+    command = f"`scripts/reproduce.sh runs/repro {name}` (`{flags.get(name, '?')}`)"
+    if len(repeats(name, flags)) > 1:
+      command += "; further draws: " + ", ".join(
+          f"`{n}` (`{flags[n].split(flags[name])[-1].strip() or flags[n]}`)"
+          for n in repeats(name, flags)[1:])
+    if not names:
+      rows.append(f"| {label} | {key} | {paper} | not run yet | | | | | {command} |")
       compact.append(f"| {label} | {key} | {paper} | not run yet | |")
       continue
-    results = json.load(open(path))
-    config = json.load(open(os.path.join(runs, name, "work", "config.json")))
+    finished, seconds = [], []
+    for run in names:
+      results = json.load(open(os.path.join(runs, run, "eval.json")))
+      _copy_outputs(runs, docs, run, results)
+      finished.append(results)
+      seconds.append(results.get("training_seconds")
+                     or seconds_from_log(os.path.join(runs, run, "train.log")) or 0)
+    results = finished[0]
+    config = json.load(open(os.path.join(runs, names[0], "work", "config.json")))
     images = config["batch_size"] * (results.get("training_step") or 0)
     epochs = images / TRAIN_IMAGES[config.get("validation_size", 0) > 0]
     extra = ""
     if "validation_error_pct" in results:
-      extra = f" (validation {results['validation_error_pct']:.2f} %)"
-    os.makedirs(os.path.join(docs, "results"), exist_ok=True)
-    os.makedirs(os.path.join(docs, "figures"), exist_ok=True)
-    shutil.copy(path, os.path.join(docs, "results", f"{name}.json"))
-    shutil.copy(path[:-5] + ".md", os.path.join(docs, "results", f"{name}.md"))
-    for figure, source in results.get("figures", {}).items():
-      shutil.copy(source, os.path.join(docs, "figures", f"{name}_{figure}.png"))
+      mean, _ = _mean_std([r["validation_error_pct"] for r in finished])
+      extra = f" (validation {mean:.2f} %)"
+    mean_rule = dict(results, **{key: _mean_std([r[key] for r in finished])[0]})
+    mse = _mean_std([r["recon_mse"] for r in finished])[0]
+    time = _duration(sum(seconds) / len(seconds))
+    time += " per run" if len(finished) > 1 else ""
     rows.append(
-        f"| {label} | {key} | {paper} | {_value(results, key)}{extra} | "
-        f"{results['recon_mse']:.4f} | "
-        f"{_met(results, key, rule)} | {epochs:.0f} epochs | "
-        f"{_duration(results.get('training_seconds') or seconds_from_log(os.path.join(runs, name, 'train.log')))} | "
-        f"`scripts/reproduce.sh runs/repro {name}` (`{flags.get(name, '?')}`) |")
-    compact.append(f"| {label} | {key} | {paper} | {_value(results, key)} | "
+        f"| {label} | {key} | {paper} | {_summary(finished, key)}{extra} | {mse:.4f} | "
+        f"{_met(mean_rule, key, rule)} | {epochs:.0f} epochs | {time} | {command} |")
+    compact.append(f"| {label} | {key} | {paper} | {_summary(finished, key)} | "
                    f"{epochs:.0f} epochs |")
   return rows, compact
 
@@ -125,7 +168,7 @@ def main():
   parser.add_argument("--write", action="store_true",
                       help="also rewrite the table in DOCS/RESULTS.md")
   args = parser.parse_args()
-  lines = ["| experiment | metric | paper | ours (1 run) | test recon MSE | target | "
+  lines = ["| experiment | metric | paper | ours (1 run, or mean ± std) | test recon MSE | target | "
            "trained | training time | command |", "|---|---|---|---|---|---|---|---|---|"]
   rows, compact = collect(args.runs, args.docs)
   table = "\n".join(lines + rows) + "\n"
@@ -135,7 +178,7 @@ def main():
     from aae_tf import report  # pylint: disable=g-import-not-at-top
     report.write_between_markers(os.path.join(args.docs, "RESULTS.md"), "results table",
                                  table, "Results")
-    readme = ["| experiment | metric | paper | measured here (1 run) | trained |",
+    readme = ["| experiment | metric | paper | measured here (1 run, or mean ± std) | trained |",
               "|---|---|---|---|---|"]
     report.write_between_markers(os.path.join(args.docs, "..", "README.md"),
                                  "results table", "\n".join(readme + compact) + "\n",
