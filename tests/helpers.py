@@ -8,6 +8,7 @@ directory.
 
 import atexit
 import concurrent.futures
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -31,6 +32,15 @@ IDX_NAMES = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
+
+
+def load_script(relative_path: str, module_name: str):
+  """Imports a script that is not part of the package (export/client.py, scripts/*.py)."""
+  spec = importlib.util.spec_from_file_location(
+      module_name, os.path.join(REPO_ROOT, relative_path))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
 
 
 def synthetic_mnist_arrays(num: int, seed: int = 0):

@@ -9,7 +9,6 @@ when `tensorflow-serving-api` is installed.
 """
 
 import http.server
-import importlib.util
 import json
 import os
 import re
@@ -21,18 +20,9 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests import helpers
 
-
-def _load_client():
-  spec = importlib.util.spec_from_file_location(
-      "aae_client", os.path.join(ROOT, "export", "client.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
-
-
-client = _load_client()
+client = helpers.load_script(os.path.join("export", "client.py"), "aae_client")
 
 
 def _json_round_trip(body):
@@ -166,7 +156,7 @@ def test_grpc_encode_and_decode_requests():
 
 
 def _models_config_text():
-  with open(os.path.join(ROOT, "export", "models.config")) as f:
+  with open(os.path.join(helpers.REPO_ROOT, "export", "models.config")) as f:
     return f.read()
 
 

@@ -1,21 +1,16 @@
 """scripts/results_table.py: the docs table from reproduction runs, on fake run dirs."""
 
-import importlib.util
 import json
 import os
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests import helpers
 
 
 @pytest.fixture(scope="module")
 def results_table():
-  spec = importlib.util.spec_from_file_location(
-      "results_table", os.path.join(ROOT, "scripts", "results_table.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+  return helpers.load_script(os.path.join("scripts", "results_table.py"), "results_table")
 
 
 def _fake_run(runs, name, error, steps=25_000):
