@@ -46,7 +46,9 @@ class Dense(tf.Module):
     kernel, bias = self.kernel, self.bias
     if self.compute_dtype != tf.float32:
       x, kernel, bias = (tf.cast(t, self.compute_dtype) for t in (x, kernel, bias))
-    return tf.matmul(x, kernel) + bias
+    # BiasAdd, not `+`: grappler fuses MatMul+BiasAdd(+Relu) into one oneDNN kernel, and
+    # its gradient is one BiasAddGrad instead of a broadcast-aware reduction.
+    return tf.nn.bias_add(tf.matmul(x, kernel), bias)
 
 
 class MLP(tf.Module):
