@@ -2,9 +2,9 @@
 what `--list_presets` and the README show.
 
 Architecture, priors, label counts and tricks follow the paper (Makhzani et al. 2015,
-appendix) where it states them. Optimisers: the paper trains with SGD + momentum for
-thousands of epochs; these presets use Adam for a budget that fits a CPU session, and
-the reproduction (docs/RESULTS.md) states what was run. Every field can be overridden
+appendix) where it states them. Optimisers: the paper trains with SGD + momentum; these
+presets use Adam, which needs less tuning for a budget that fits CPU sessions, and the
+reproduction (docs/RESULTS.md) states what was run. Every field can be overridden
 by a flag of the same name.
 """
 
