@@ -27,7 +27,7 @@ declare -A experiment=(
   [table1_10ep_bf16]="--preset=paper_table1 --epochs=10 --precision=mixed_bfloat16"
   [seed2_mnist]="--preset=seed2_mnist"
   [seed2_fashion_mnist]="--preset=seed2_fashion_mnist"
-  [table1]="--preset=paper_table1 --epochs=200 --precision=mixed_bfloat16"
+  [table1]="--preset=paper_table1 --epochs=100 --precision=mixed_bfloat16"
   [table2_1000]="--preset=paper_table2_1000 --epochs=50 --precision=mixed_bfloat16"
   [table2_100]="--preset=paper_table2_100 --epochs=50 --precision=mixed_bfloat16"
   [table2_all]="--preset=paper_table2_all --epochs=30 --precision=mixed_bfloat16"
