@@ -52,11 +52,11 @@ def _value(results: dict, key: str) -> str:
   return f"{results[key]:.2f} %"
 
 
-def _met(results: dict, key: str, rule) -> str:
+def _met(value: float, rule) -> str:
   if not rule:
     return ""
   op, bound = rule
-  ok = results[key] >= bound if op == ">=" else results[key] <= bound
+  ok = value >= bound if op == ">=" else value <= bound
   return "met" if ok else "not met"
 
 
@@ -118,18 +118,23 @@ def _copy_outputs(runs: str, docs: str, name: str, results: dict) -> None:
     shutil.copy(source, os.path.join(docs, "figures", f"{name}_{figure}.png"))
 
 
+def _draw_flags(flags: dict, name: str, draw: str) -> str:
+  """What a further draw adds to its experiment's flags (all its flags if not a suffix)."""
+  base, own = flags[name], flags[draw]
+  return own[len(base):].strip() if own.startswith(base) else own
+
+
 def collect(runs: str, docs: str):
   """(full rows for RESULTS.md, compact rows for the README)."""
   flags = experiment_flags()
   rows, compact = [], []
   for name, (label, key, paper, rule) in PAPER.items():
-    names = [n for n in repeats(name, flags)
-             if os.path.exists(os.path.join(runs, n, "eval.json"))]
+    runs_of_name = repeats(name, flags)
     command = f"`scripts/reproduce.sh runs/repro {name}` (`{flags.get(name, '?')}`)"
-    if len(repeats(name, flags)) > 1:
+    if len(runs_of_name) > 1:
       command += "; further draws: " + ", ".join(
-          f"`{n}` (`{flags[n].split(flags[name])[-1].strip() or flags[n]}`)"
-          for n in repeats(name, flags)[1:])
+          f"`{n}` (`{_draw_flags(flags, name, n)}`)" for n in runs_of_name[1:])
+    names = [n for n in runs_of_name if os.path.exists(os.path.join(runs, n, "eval.json"))]
     if not names:
       rows.append(f"| {label} | {key} | {paper} | not run yet | | | | | {command} |")
       compact.append(f"| {label} | {key} | {paper} | not run yet | |")
@@ -141,23 +146,22 @@ def collect(runs: str, docs: str):
       finished.append(results)
       seconds.append(results.get("training_seconds")
                      or seconds_from_log(os.path.join(runs, run, "train.log")) or 0)
-    results = finished[0]
     config = json.load(open(os.path.join(runs, names[0], "work", "config.json")))
-    images = config["batch_size"] * (results.get("training_step") or 0)
+    images = config["batch_size"] * (finished[0].get("training_step") or 0)
     epochs = images / TRAIN_IMAGES[config.get("validation_size", 0) > 0]
     extra = ""
-    if "validation_error_pct" in results:
+    if "validation_error_pct" in finished[0]:
       mean, _ = _mean_std([r["validation_error_pct"] for r in finished])
       extra = f" (validation {mean:.2f} %)"
-    mean_rule = dict(results, **{key: _mean_std([r[key] for r in finished])[0]})
-    mse = _mean_std([r["recon_mse"] for r in finished])[0]
+    mean, _ = _mean_std([r[key] for r in finished])
+    mse, _ = _mean_std([r["recon_mse"] for r in finished])
     time = _duration(sum(seconds) / len(seconds))
     time += " per run" if len(finished) > 1 else ""
+    summary = _summary(finished, key)
     rows.append(
-        f"| {label} | {key} | {paper} | {_summary(finished, key)}{extra} | {mse:.4f} | "
-        f"{_met(mean_rule, key, rule)} | {epochs:.0f} epochs | {time} | {command} |")
-    compact.append(f"| {label} | {key} | {paper} | {_summary(finished, key)} | "
-                   f"{epochs:.0f} epochs |")
+        f"| {label} | {key} | {paper} | {summary}{extra} | {mse:.4f} | "
+        f"{_met(mean, rule)} | {epochs:.0f} epochs | {time} | {command} |")
+    compact.append(f"| {label} | {key} | {paper} | {summary} | {epochs:.0f} epochs |")
   return rows, compact
 
 

@@ -22,8 +22,7 @@ import time
 import tensorflow as tf
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from aae_tf import benchmark, configs, input_pipeline  # noqa: E402
-from aae_tf import trainer as trainer_lib  # noqa: E402
+from aae_tf import benchmark  # noqa: E402
 
 STEPS_PER_CALL = 100
 
@@ -42,7 +41,6 @@ def _updates_only_loop(trainer, dtype):
         trainer.optimizers[phase].apply_gradients(zip(grads, variables))
         for copy, variable in zip(copies[phase], variables):
           copy.assign(tf.cast(variable, dtype))
-    return tf.constant(0.0)
   return lambda: loop(tf.constant(STEPS_PER_CALL))
 
 
@@ -51,28 +49,26 @@ def main():
   parser.add_argument("mode", choices=["full", "no_updates", "updates_only"])
   parser.add_argument("--precision", default="mixed_bfloat16")
   args = parser.parse_args()
-  config = configs.get("paper_table1").replace(batch_size=100, precision=args.precision,
-                                               **benchmark.PAPER_MODEL)
-  strategy = tf.distribute.get_strategy()
-  trainer = trainer_lib.Trainer(config, strategy, steps_per_epoch=600)
+  images, labels = benchmark._synthetic_mnist()  # pylint: disable=protected-access
+  # The benchmark's own trainer and input pipeline (paper model, 100 steps per call).
+  train, trainer, _ = benchmark._ours_epoch_fn(  # pylint: disable=protected-access
+      {"precision": args.precision}, 100, images, labels)
+  assert trainer.config.steps_per_loop == STEPS_PER_CALL
   dtype = tf.bfloat16 if args.precision == "mixed_bfloat16" else tf.float32
   if args.mode == "updates_only":
     run = _updates_only_loop(trainer, dtype)
   else:
-    if args.mode == "no_updates":
+    if args.mode == "no_updates":  # before the first call: the step is traced then
       sink = tf.Variable(0.0)
       for phase in trainer._update_fns:  # pylint: disable=protected-access
         trainer._update_fns[phase] = lambda grads: sink.assign_add(tf.add_n(  # pylint: disable=protected-access
             [tf.cast(tf.reshape(g, [-1])[0], tf.float32) for g in grads]))
-    images, labels = benchmark._synthetic_mnist()  # pylint: disable=protected-access
-    iterator = iter(input_pipeline.distributed_train_dataset(
-        strategy, images, labels, global_batch_size=100, seed=0, start_step=0))
-    run = lambda: trainer.train_loop(iterator, tf.constant(STEPS_PER_CALL))
-  tf.nest.map_structure(lambda t: t.numpy(), run())  # warm-up: tracing
+    run = lambda: train(STEPS_PER_CALL)  # reads the metrics back as floats: waits
+  run()  # warm-up: tracing
   times = []
   for _ in range(5):
     start = time.perf_counter()
-    tf.nest.map_structure(lambda t: t.numpy(), run())
+    run()  # a tf.function call returns after its stateful ops have run
     times.append((time.perf_counter() - start) / STEPS_PER_CALL * 1000)
   print(f"{args.mode} ({args.precision}): {statistics.median(times):.2f} ms per step "
         f"(median of {['%.1f' % t for t in times]})")
