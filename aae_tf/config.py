@@ -46,6 +46,14 @@ class Config:
   weight_init: str = _field(
       "glorot_uniform", "glorot_uniform | normal:<std> (the paper: normal:0.01).")
 
+  posterior: str = _field(
+      "deterministic", "q(z|x), paper section 2: deterministic (z = f(x)) | gaussian "
+      "(z = mean + std * eps, reparameterised) | universal (z = f(x, eta), eta ~ N(0, I) "
+      "fed to the encoder with the image). Exports' `encode` gives the posterior's "
+      "deterministic point (the mean / f(x, 0)); stochastic posteriors add `encode_sample`.")
+  posterior_noise_dim: int = _field(
+      16, "Dimension of the noise eta the universal-approximator encoder reads.")
+
   # --- prior ------------------------------------------------------------------------
   prior: str = _field("gaussian", "Prior on z: gaussian | gaussian_mixture | swiss_roll "
                       "(the last two are 2-D).")
@@ -64,7 +72,11 @@ class Config:
 
   # --- losses -----------------------------------------------------------------------
   reconstruction_loss: str = _field(
-      "mse", "mse (sum over pixels of squared error) | bce (sum of binary cross-entropy).")
+      "mse", "mse (squared error; the paper's Euclidean cost) | bce (binary cross-entropy).")
+  reconstruction_scale: str = _field(
+      "per_image", "per_image: the loss of an image is the SUM over its pixels (the paper's "
+      "scale, on which its SGD learning rates are set) | per_pixel: the MEAN over pixels "
+      "(784x smaller on MNIST: learning rates must be 784x larger for the same steps).")
 
   # --- optimisation -----------------------------------------------------------------
   batch_size: int = _field(100, "Global batch size (split across replicas).")
@@ -72,6 +84,9 @@ class Config:
       100.0, "Length of training in epochs of the training split (ignored if train_steps>0).")
   train_steps: int = _field(0, "Length of training in batches; 0 = use epochs.")
   optimizer: str = _field("adam", "adam | sgd (momentum from `momentum`) | rmsprop.")
+  adversarial_optimizer: str = _field(
+      "", "Optimizer of the discriminators and the generator; empty = `optimizer` "
+      "(the first seed: Adam for reconstruction, SGD for the adversarial pair).")
   momentum: float = _field(0.9, "SGD momentum / Adam beta_1.")
   reconstruction_lr: float = _field(1e-4, "Learning rate of the reconstruction phase.")
   discriminator_lr: float = _field(1e-4, "Learning rate of the discriminator update.")
@@ -85,6 +100,10 @@ class Config:
       -1.0, "Momentum / beta_1 of the discriminator and generator optimizers; -1 = momentum.")
   input_noise_std: float = _field(
       0.0, "Std of Gaussian noise added to encoder inputs in training (paper Table 2: 0.3).")
+  adversary_sees_label: bool = _field(
+      False, "Variants trained on every label (supervised): the z adversary also reads the "
+      "label one-hot, so it matches q(z|y) to the prior for each class and z cannot carry "
+      "the class (style/content separation that does not decay with training).")
   discriminator_noise_std: float = _field(
       0.0, "Std of Gaussian noise added to every discriminator input (a stabiliser).")
   cluster_head_threshold: float = _field(
@@ -110,6 +129,9 @@ class Config:
       0, "Save a checkpoint every N steps; 0 = once per epoch.")
   keep_checkpoints: int = _field(3, "How many checkpoints to keep.")
   summary_every_steps: int = _field(100, "Write TensorBoard scalars every N steps.")
+  validate_every_epochs: float = _field(
+      1.0, "Score the model on the validation split every N epochs (a per-variant metric: "
+      "aae_tf.selection) and keep the best-scoring checkpoint apart; 0 = never.")
   figures_every_epochs: float = _field(
       10.0, "Write sample grid and latent scatter PNGs every N epochs (and at the end).")
   export_dir: Optional[str] = _field(
@@ -123,7 +145,7 @@ class Config:
 
   @classmethod
   def from_json(cls, text: str) -> "Config":
-    values = json.loads(text)
+    values = dict(_LEGACY_DEFAULTS, **json.loads(text))
     known = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - set(known))
     if unknown:
@@ -132,6 +154,11 @@ class Config:
       if isinstance(value, list):  # JSON has no tuples
         values[name] = tuple(value)
     return cls(**values)
+
+
+# Fields whose meaning older config.json files had without naming it: a run written
+# before the field existed resumes and exports as it was trained.
+_LEGACY_DEFAULTS = {"reconstruction_scale": "per_pixel"}
 
 
 def field_help(name: str) -> str:
@@ -145,7 +172,7 @@ class ConfigError(ValueError):
 
 def validate(config: Config, num_replicas: int = 1) -> None:
   """Raises ConfigError naming the first bad field and how to fix it."""
-  from aae_tf import data, distribute, losses, priors, variants  # avoid import cycles
+  from aae_tf import data, distribute, losses, models, priors, variants  # avoid import cycles
 
   def fail(message):
     raise ConfigError(message)
@@ -154,11 +181,16 @@ def validate(config: Config, num_replicas: int = 1) -> None:
              "prior": priors.PRIORS, "strategy": distribute.STRATEGIES,
              "reconstruction_loss": tuple(losses.RECONSTRUCTION_LOSSES),
              "optimizer": ("adam", "sgd", "rmsprop"),
+             "adversarial_optimizer": ("", "adam", "sgd", "rmsprop"),
+             "reconstruction_scale": losses.RECONSTRUCTION_SCALES,
+             "posterior": models.POSTERIORS,
              "precision": ("float32", "mixed_bfloat16")}
   for name, allowed in choices.items():
     if getattr(config, name) not in allowed:
       fail(f"--{name}={getattr(config, name)} is not one of: {', '.join(allowed)}")
-  for name in ("latent_dim", "batch_size", "steps_per_loop", "summary_every_steps",
+  if config.validate_every_epochs < 0:
+    fail(f"--validate_every_epochs must be >= 0 (0 = never), got {config.validate_every_epochs}")
+  for name in ("latent_dim", "posterior_noise_dim", "batch_size", "steps_per_loop", "summary_every_steps",
                "keep_checkpoints", "cpu_replicas"):
     if getattr(config, name) <= 0:
       fail(f"--{name} must be a positive integer, got {getattr(config, name)}")
@@ -188,6 +220,9 @@ def validate(config: Config, num_replicas: int = 1) -> None:
     fail(f"--num_labels={config.num_labels} must be a multiple of --num_categories="
          f"{config.num_categories} (labelled images are class-balanced)")
   spec = variants.VARIANTS[config.variant]
+  if config.adversary_sees_label and spec.labels != "all":
+    fail(f"--adversary_sees_label needs a variant trained on every label (supervised); "
+         f"--variant={config.variant} uses labels={spec.labels!r}")
   if spec.labels != "none" and config.num_categories != 10:
     fail(f"--variant={config.variant} uses the 10 digit labels: set --num_categories=10 "
          f"(got {config.num_categories})")

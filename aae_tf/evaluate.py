@@ -1,4 +1,4 @@
-"""Evaluates exported AAEs with the paper's protocols (GUIDE.md §8); writes JSON + figures.
+"""Evaluates exported AAEs with the paper's protocols; writes JSON + figures.
 
     python -m aae_tf.evaluate --export_dir=E [--version=N] --output=results.json
     python -m aae_tf.evaluate --workdir=W --output=results.json   # newest checkpoint
@@ -197,15 +197,15 @@ def write_figures(exported: Exported, splits: data.DataSplits, arrays: dict,
 def run(output: str, *, export_dir: Optional[str] = None, workdir: Optional[str] = None,
         version: Optional[int] = None, data_dir: Optional[str] = None,
         dataset: Optional[str] = None, validation_size: Optional[int] = None,
-        figures_dir: Optional[str] = None,
+        figures_dir: Optional[str] = None, checkpoint: str = "best",
         num_parzen_samples: int = DEFAULT_NUM_PARZEN_SAMPLES, seed: int = PARZEN_SEED,
         sigmas: Optional[Sequence[float]] = None,
         parzen_batch_size: int = metrics.DEFAULT_BATCH_SIZE, classifier_epochs: int = 2,
         log: Callable[[str], None] = print) -> dict:
   """Loads (or exports from `workdir`), evaluates, writes JSON/markdown and figures.
 
-  With only `workdir`, its newest checkpoint is exported to a temporary directory
-  first; with both, `export_dir` is evaluated and `workdir` only gives loss curves.
+  With only `workdir`, its `checkpoint` (best on validation, latest, or a step) is
+  exported to a temporary directory first; with both, `export_dir` is evaluated and `workdir` only gives loss curves.
   """
   if not output:
     raise EvaluationError("--output is required (the results JSON to write)")
@@ -222,7 +222,7 @@ def run(output: str, *, export_dir: Optional[str] = None, workdir: Optional[str]
     if not export_dir:
       tmp = tempfile.mkdtemp(prefix="aae_eval_export_")
       export_dir = tmp
-      export.export_from_workdir(workdir, tmp, version=1)
+      export.export_from_workdir(workdir, tmp, version=1, checkpoint=checkpoint)
       version = 1
     exported = load_exported(export_dir, version)
     splits = load_data(exported.info, data_dir, dataset, validation_size, log)
@@ -254,6 +254,7 @@ def _describe_run(exported: Exported, splits: data.DataSplits, *, export_dir, wo
       "training_seconds": round(seconds, 1) if seconds else None,
       "variant": exported.info["variant"], "num_categories": exported.num_categories,
       "training_step": exported.info.get("training_step"),
+      "checkpoint": exported.info.get("checkpoint"),
       "dataset": dataset or exported.info.get("dataset"), "data_source": splits.source,
       "export_dir": os.path.abspath(export_dir) if export_dir else None,
       "version": exported.version if export_dir else None,
@@ -275,9 +276,11 @@ def _define_flags(flags) -> None:
   definitions = [
       ("string", "export_dir", None, "Directory with encoder/<version>/ and decoder/<version>/."),
       ("integer", "version", None, "Version to evaluate (default: the newest)."),
-      ("string", "workdir", None, "A training run: its newest checkpoint is exported to a "
+      ("string", "workdir", None, "A training run: its --checkpoint is exported to a "
        "temporary directory and evaluated (unless --export_dir is given), and its "
        "metrics.jsonl is plotted."),
+      ("string", "checkpoint", "best", "With --workdir alone, which checkpoint: best (on "
+       "the validation metric; latest if none was kept) | latest | a step."),
       ("string", "data_dir", None, "Data directory (default: the training config's)."),
       ("string", "dataset", None, "mnist | fashion_mnist (default: the model's)."),
       ("string", "output", None, "Results JSON to write; a markdown table goes beside it."),
@@ -316,6 +319,7 @@ def main(argv) -> None:
     results = run(flags_.output, export_dir=flags_.export_dir, workdir=flags_.workdir,
                   version=flags_.version, data_dir=flags_.data_dir, dataset=flags_.dataset,
                   validation_size=flags_.validation_size, figures_dir=flags_.figures_dir,
+                  checkpoint=flags_.checkpoint,
                   num_parzen_samples=flags_.num_parzen_samples, seed=flags_.parzen_seed,
                   sigmas=sigmas, parzen_batch_size=flags_.parzen_batch_size,
                   classifier_epochs=flags_.classifier_epochs,

@@ -19,6 +19,10 @@ Signatures (names, dtypes, shapes and output keys are public API). K = num_categ
   encoder  encode(images: f32[None,28,28,1]) -> {z: f32[None, latent_dim] [, label_probs]}
              `label_probs` f32[None, K] where the encoder has a categorical head; for
              dim_reduction*, `z` is the representation W_c q(y|x) + z.
+             `z` is deterministic whatever the posterior: the Gaussian posterior's mean,
+             the universal approximator's f(x, eta=0).
+           encode_sample(images, seed: i64[]) -> {z [, label_probs]}   (stochastic
+             posteriors only): one draw from q(z|x); same seed, same draw.
            classify(images) -> {labels: i32[None], label_probs}   (categorical head only)
            serving_default = encode
 Discriminators and optimizers are never exported.
@@ -33,6 +37,7 @@ from typing import Dict, Optional
 import numpy as np
 import tensorflow as tf
 
+from aae_tf import checkpoints
 from aae_tf import config as config_lib
 from aae_tf import models
 from aae_tf import priors
@@ -142,12 +147,15 @@ class EncoderModule(tf.Module):
     if asset_path:
       self.aae_config = tf.saved_model.Asset(asset_path)
     self.encode = tf.function(self._encode, input_signature=[_image_spec()])
+    if encoder.stochastic:
+      self.encode_sample = tf.function(self._encode_sample, input_signature=[
+          _image_spec(), tf.TensorSpec([], tf.int64, name="seed")])
     if spec.has_categories:
       self.classify = tf.function(self._classify, input_signature=[_image_spec()])
 
-  def _encode(self, images):
+  def _encode(self, images, posterior_seed=None):
     images = tf.ensure_shape(images, [None, *models.IMAGE_SHAPE])  # see DecoderModule._decode
-    codes = self.encoder(images)
+    codes = self.encoder(images, posterior_seed=posterior_seed)
     if not self._spec.has_categories:
       return {"z": codes["z"]}
     probs = tf.nn.softmax(codes["y"])
@@ -155,6 +163,9 @@ class EncoderModule(tf.Module):
     if self._spec.decoder_input == "cluster_heads+z":
       z = models.cluster_representation(z, probs, self.cluster_heads)
     return {"z": z, "label_probs": probs}
+
+  def _encode_sample(self, images, seed):
+    return self._encode(images, rng.make_seed(seed))
 
   def _classify(self, images):
     probs = self._encode(images)["label_probs"]
@@ -165,6 +176,8 @@ class EncoderModule(tf.Module):
     signatures = {"encode": encode, "serving_default": encode}
     if self._spec.has_categories:
       signatures["classify"] = self.classify.get_concrete_function()
+    if self.encoder.stochastic:
+      signatures["encode_sample"] = self.encode_sample.get_concrete_function()
     return signatures
 
 
@@ -193,28 +206,38 @@ def load_config(workdir: str) -> config_lib.Config:
     return config_lib.Config.from_json(f.read())
 
 
-def restore_networks(workdir: str, config: config_lib.Config):
-  """Builds the networks (no strategy) and restores them from the newest checkpoint."""
+def restore_networks(workdir: str, config: config_lib.Config, checkpoint: str = "best"):
+  """Builds the networks (no strategy) and restores the chosen checkpoint.
+
+  Returns (networks, step, chosen): `chosen` says which checkpoint it was
+  (aae_tf.checkpoints.resolve: best on validation by default).
+  """
   spec = variants.get_variant(config.variant)
   networks = models.build_networks(config, spec)
   global_step = tf.Variable(0, dtype=tf.int64)
-  checkpoint = tf.train.Checkpoint(encoder=networks.encoder, decoder=networks.decoder,
-                                   global_step=global_step)
-  latest = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
-  if latest is None:
-    raise ExportError(f"no checkpoint in {workdir}/checkpoints: train first")
-  checkpoint.restore(latest).expect_partial().assert_existing_objects_matched()
-  return networks, int(global_step.numpy())
+  saved = tf.train.Checkpoint(encoder=networks.encoder, decoder=networks.decoder,
+                              global_step=global_step)
+  try:
+    path, chosen = checkpoints.resolve(workdir, checkpoint)
+  except checkpoints.CheckpointChoiceError as e:
+    raise ExportError(str(e)) from None
+  saved.restore(path).expect_partial().assert_existing_objects_matched()
+  return networks, int(global_step.numpy()), chosen
 
 
-def describe(config: config_lib.Config, step: int) -> dict:
-  """The content of the `aae_config.json` asset."""
+def describe(config: config_lib.Config, step: int, chosen: Optional[dict] = None) -> dict:
+  """The content of the `aae_config.json` asset.
+
+  `training_step` is the step of the exported weights; `checkpoint` says how that
+  checkpoint was chosen ({choice: best|latest|step, step[, metric, value]}).
+  """
   spec = variants.get_variant(config.variant)
   return {"preset": config.preset, "variant": config.variant, "dataset": config.dataset,
           "latent_dim": config.latent_dim, "prior": priors.make_prior(config).describe(),
           "num_categories": config.num_categories, "decoder_input": spec.decoder_input,
           "label_aware": spec.label_aware, "has_categories": spec.has_categories,
-          "training_step": step,
+          "posterior": config.posterior, "training_step": step,
+          "checkpoint": chosen or {"choice": "in_memory", "step": step},
           "config": json.loads(config.to_json())}
 
 
@@ -258,16 +281,19 @@ def _decoder_probes(spec, config):
   return probes
 
 
-def _encoder_probes(spec):
+def _encoder_probes(spec, config):
   images = np.random.default_rng(1).uniform(size=(4, *models.IMAGE_SHAPE)).astype(np.float32)
   probes = {"encode": {"images": images}}
+  if config.posterior != "deterministic":
+    probes["encode_sample"] = {"images": images, "seed": np.int64(7)}
   if spec.has_categories:
     probes["classify"] = {"images": images}
   return probes
 
 
 def export_models(networks, config: config_lib.Config, step: int, export_dir: str,
-                  version: Optional[int] = None, skip_existing: bool = False) -> Dict[str, str]:
+                  version: Optional[int] = None, skip_existing: bool = False,
+                  chosen: Optional[dict] = None) -> Dict[str, str]:
   """Writes, verifies and installs both SavedModels; returns their directories.
 
   With `skip_existing`, a model whose version exists already (a rerun of a finished
@@ -288,13 +314,13 @@ def export_models(networks, config: config_lib.Config, step: int, export_dir: st
   try:
     asset = os.path.join(asset_dir, CONFIG_ASSET)
     with open(asset, "w") as f:
-      json.dump(describe(config, step), f, indent=2, sort_keys=True)
+      json.dump(describe(config, step, chosen), f, indent=2, sort_keys=True)
     spec = variants.get_variant(config.variant)
     modules = {
         "decoder": (DecoderModule(networks.decoder, priors.make_prior(config), spec,
                                   config, asset), _decoder_probes(spec, config)),
         "encoder": (EncoderModule(networks.encoder, networks.decoder, spec, asset),
-                    _encoder_probes(spec)),
+                    _encoder_probes(spec, config)),
     }
     # Both are written and verified before either is installed, so a failure leaves
     # no lone half of a version behind.
@@ -311,8 +337,15 @@ def export_models(networks, config: config_lib.Config, step: int, export_dir: st
 
 
 def export_from_workdir(workdir: str, export_dir: str, version: Optional[int] = None,
-                        skip_existing: bool = False) -> Dict[str, str]:
-  """Exports the newest checkpoint of a training run."""
+                        skip_existing: bool = False, checkpoint: str = "best") -> Dict[str, str]:
+  """Exports a checkpoint of a training run (default: the best on validation).
+
+  The version defaults to the run's newest step — how far the run had trained — so
+  the end-of-training export lands where the run announced it; `aae_config.json`
+  records which checkpoint's weights it holds.
+  """
   config = load_config(workdir)
-  networks, step = restore_networks(workdir, config)
-  return export_models(networks, config, step, export_dir, version, skip_existing)
+  networks, step, chosen = restore_networks(workdir, config, checkpoint)
+  if version is None and chosen["choice"] != "step":
+    version = checkpoints.resolve(workdir, "latest")[1]["step"]
+  return export_models(networks, config, step, export_dir, version, skip_existing, chosen)

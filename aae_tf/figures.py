@@ -5,6 +5,8 @@ import os
 import numpy as np
 from PIL import Image, ImageDraw
 
+from aae_tf import atomic
+
 # Ten colours that stay distinguishable on white (Tableau 10).
 PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
            (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
@@ -12,10 +14,7 @@ PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 1
 
 def _atomic_save(image: Image.Image, path: str) -> None:
   """Writes via a temporary file so a reader never sees a half-written PNG."""
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  tmp = f"{path}.tmp.png"
-  image.save(tmp)
-  os.replace(tmp, path)
+  atomic.write_with(path, image.save)
 
 
 def image_grid(images: np.ndarray, rows: int, cols: int, pad: int = 2) -> Image.Image:

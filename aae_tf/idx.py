@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import gzip
 import os
-import uuid
 import zlib
 
 import numpy as np
+
+from aae_tf import atomic
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -139,17 +140,7 @@ def write_idx(path: str | os.PathLike, array: np.ndarray, compresslevel: int = 1
   if path.endswith(".gz"):
     # mtime=0 makes the output reproducible byte for byte.
     content = gzip.compress(content, compresslevel=compresslevel, mtime=0)
-  # A unique sibling name opened with open() (unlike mkstemp, it honours
-  # the umask, so the file gets the usual permissions).
-  tmp = f"{path}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-  try:
-    with open(tmp, "xb") as f:
-      f.write(content)
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
+  atomic.write_bytes(path, content)
 
 
 def _gunzip(data: bytes, name: str) -> bytes:

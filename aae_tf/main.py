@@ -22,7 +22,10 @@ flags.DEFINE_string("preset", "paper_table1", "Preset to start from (see --list_
 flags.DEFINE_string("workdir", None, "Directory for checkpoints, summaries, figures, config.")
 flags.DEFINE_bool("list_presets", False, "Print one preset name per line and exit.")
 flags.DEFINE_integer("version", None,
-                     "Export: version directory to write (default: the training step).")
+                     "Export: version directory to write (default: the run's newest step, or "
+                     "the --checkpoint step when one is given).")
+flags.DEFINE_string("checkpoint", "best", "Export: which checkpoint of --workdir: best (on "
+                    "the validation metric; latest if none was kept) | latest | a step.")
 
 _SKIP = {"preset"}  # defined above with a real default
 
@@ -124,7 +127,8 @@ def export_main(argv) -> None:
   try:
     if not FLAGS.workdir or not FLAGS.export_dir:
       raise export.ExportError("--workdir (a training run) and --export_dir are required")
-    paths = export.export_from_workdir(FLAGS.workdir, FLAGS.export_dir, FLAGS.version)
+    paths = export.export_from_workdir(FLAGS.workdir, FLAGS.export_dir, FLAGS.version,
+                                       checkpoint=FLAGS.checkpoint)
   except (export.ExportError, ValueError) as e:
     _fail(e)
   for name, path in paths.items():

@@ -1,8 +1,9 @@
 """The networks, as plain `tf.Module`s.
 
 Why not Keras models: Keras 3 variables are not `tf.Variable`s, and a SavedModel that
-holds them fails in the session loader TF Serving uses (../shared/GUIDE.md §3). Plain
-modules hold real `tf.Variable`s, checkpoint and export without adapters, and give us
+holds them fails in the session loader TF Serving uses. Plain
+modules hold real `tf.Variable`s (Keras 3 variables are not, and TF Serving's
+session loader cannot find them), checkpoint and export without adapters, and give us
 two things Keras layers make awkward: stateless dropout keyed by the train step (so an
 interrupted run resumes bit-identically, on any number of replicas) and an explicit
 compute dtype (bf16 matmuls on oneDNN, AVX512-BF16 or AMX, with fp32 weights).
@@ -17,6 +18,9 @@ from aae_tf import rng
 
 IMAGE_SHAPE = (28, 28, 1)
 IMAGE_SIZE = 28 * 28
+#: q(z|x) choices of the paper's section 2.
+POSTERIORS = ("deterministic", "gaussian", "universal")
+_LOG_VAR_HEAD = "z_log_var"
 
 
 def _initializer(spec: str, seed: Sequence[int]):
@@ -75,25 +79,55 @@ class MLP(tf.Module):
 
 
 class Encoder(tf.Module):
-  """Image -> shared trunk -> one linear head per code ("z": style, "y": category)."""
+  """Image -> shared trunk -> one linear head per code ("z": style, "y": category).
+
+  The posterior q(z|x) (paper section 2) is one of POSTERIORS:
+    deterministic: z = f(x);
+    gaussian: z = mean(x) + exp(log_var(x) / 2) * eps, eps ~ N(0, I) (reparameterised);
+    universal: z = f(x, eta), eta ~ N(0, I) concatenated to the flattened image.
+  Called without a `posterior_seed`, every posterior gives its deterministic point (the
+  mean, or f(x, 0)): what `encode` serves. With a seed, a draw (training, `encode_sample`).
+  """
 
   def __init__(self, hidden, head_dims: Dict[str, int], *, init, seed, dropout,
-               compute_dtype, name="encoder"):
+               compute_dtype, posterior="deterministic", noise_dim=0, name="encoder"):
     super().__init__(name=name)
-    self.trunk = MLP(IMAGE_SIZE, hidden[:-1], hidden[-1], init=init, seed=seed,
-                     dropout=dropout, compute_dtype=compute_dtype, name="trunk")
+    if posterior not in POSTERIORS:
+      raise ValueError(f"unknown posterior {posterior!r}; use one of {', '.join(POSTERIORS)}")
+    self.posterior = posterior
+    self.noise_dim = noise_dim if posterior == "universal" else 0
+    self.trunk = MLP(IMAGE_SIZE + self.noise_dim, hidden[:-1], hidden[-1], init=init,
+                     seed=seed, dropout=dropout, compute_dtype=compute_dtype, name="trunk")
+    head_dims = dict(head_dims)
+    if posterior == "gaussian":
+      head_dims[_LOG_VAR_HEAD] = head_dims["z"]
     self.heads = {
         head: Dense(hidden[-1], dim, init, (seed, 100 + i), compute_dtype, name=f"head_{head}")
         for i, (head, dim) in enumerate(sorted(head_dims.items()))
     }
     self.dropout = dropout
 
-  def __call__(self, images, dropout_seed=None) -> Dict[str, tf.Tensor]:
+  def __call__(self, images, dropout_seed=None, posterior_seed=None) -> Dict[str, tf.Tensor]:
     """Returns each head's output; "y" is logits over categories, "z" the code."""
-    h = tf.nn.relu(self.trunk(tf.reshape(images, [-1, IMAGE_SIZE]), dropout_seed))
+    x = tf.reshape(images, [-1, IMAGE_SIZE])
+    if self.noise_dim:
+      shape = [tf.shape(x)[0], self.noise_dim]
+      eta = (tf.zeros(shape) if posterior_seed is None
+             else rng.normal(shape, rng.fold_in(posterior_seed, 1)))
+      x = tf.concat([x, eta], axis=1)
+    h = tf.nn.relu(self.trunk(x, dropout_seed))
     if dropout_seed is not None and self.dropout > 0:
       h = rng.dropout(h, self.dropout, rng.fold_in(dropout_seed, 99))
-    return {head: tf.cast(layer(h), tf.float32) for head, layer in self.heads.items()}
+    codes = {head: tf.cast(layer(h), tf.float32) for head, layer in self.heads.items()}
+    log_var = codes.pop(_LOG_VAR_HEAD, None)
+    if log_var is not None and posterior_seed is not None:
+      noise = rng.normal(tf.shape(log_var), rng.fold_in(posterior_seed, 2))
+      codes["z"] = codes["z"] + tf.exp(0.5 * log_var) * noise
+    return codes
+
+  @property
+  def stochastic(self) -> bool:
+    return self.posterior != "deterministic"
 
 
 def cluster_representation(z, category, cluster_heads):
@@ -150,7 +184,8 @@ def build_networks(config, spec) -> Networks:
   compute_dtype = tf.bfloat16 if config.precision == "mixed_bfloat16" else tf.float32
   common = dict(init=config.weight_init, compute_dtype=compute_dtype)
   encoder = Encoder(config.encoder_hidden, spec.head_dims(config), seed=config.seed,
-                    dropout=config.encoder_dropout, **common)
+                    dropout=config.encoder_dropout, posterior=config.posterior,
+                    noise_dim=config.posterior_noise_dim, **common)
   decoder = Decoder(spec.decoder_input, config.latent_dim, config.num_categories,
                     config.decoder_hidden, seed=config.seed + 1,
                     dropout=config.decoder_dropout, **common)

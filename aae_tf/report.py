@@ -10,15 +10,12 @@ from typing import Dict
 import numpy as np
 from PIL import Image, ImageDraw
 
+from aae_tf import atomic
 from aae_tf import figures
 
 
 def save_png(image: Image.Image, path: str) -> str:
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  tmp = f"{path}.tmp.png"
-  image.save(tmp)
-  os.replace(tmp, path)
-  return path
+  return atomic.write_with(path, image.save)
 
 
 def read_metrics_log(path: str) -> Dict[str, list]:
@@ -105,9 +102,7 @@ def write_results(results: dict, output: str) -> Dict[str, str]:
   md_path = os.path.splitext(output)[0] + ".md"
   for path, text in ((output, json.dumps(results, indent=2, sort_keys=True) + "\n"),
                      (md_path, markdown_table(results))):
-    with open(path + ".tmp", "w") as f:
-      f.write(text)
-    os.replace(path + ".tmp", path)
+    atomic.write_text(path, text)
   return {"json": output, "markdown": md_path}
 
 
@@ -123,8 +118,5 @@ def write_between_markers(path: str, name: str, text: str, title: str) -> None:
       document = existing
   head, rest = document.split(begin, 1)
   tail = rest.split(end, 1)[1]
-  os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-  with open(path + ".tmp", "w") as f:
-    f.write(f"{head}{begin}\n{text}{end}{tail}")
-  os.replace(path + ".tmp", path)
+  atomic.write_text(path, f"{head}{begin}\n{text}{end}{tail}")
 

@@ -21,12 +21,14 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from aae_tf import atomic
 from aae_tf import config as config_lib
 from aae_tf import data
 from aae_tf import distribute
 from aae_tf import export
 from aae_tf import figures
 from aae_tf import input_pipeline
+from aae_tf import selection
 from aae_tf import trainer as trainer_lib
 
 FIGURE_SEED = 1234  # fixed so successive sample grids show the same prior draws
@@ -84,11 +86,14 @@ class _Schedule:
     self.checkpoint = config.checkpoint_every_steps or steps_per_epoch
     self.summary = config.summary_every_steps
     self.figures = max(1, int(round(config.figures_every_epochs * steps_per_epoch)))
+    self.validation = (max(1, int(round(config.validate_every_epochs * steps_per_epoch)))
+                       if config.validate_every_epochs > 0 else 0)
     self.per_loop = config.steps_per_loop
 
   def loop_length(self, step: int) -> int:
+    intervals = [e for e in (self.checkpoint, self.summary, self.figures, self.validation) if e]
     stops = [self.total, step + self.per_loop] + [
-        (step // every + 1) * every for every in (self.checkpoint, self.summary, self.figures)]
+        (step // every + 1) * every for every in intervals]
     return min(stops) - step
 
   @staticmethod
@@ -130,10 +135,7 @@ def _check_workdir(workdir: str) -> None:
 
 
 def _write_config(config, workdir: str) -> None:
-  path = os.path.join(workdir, export.CONFIG_FILE)
-  with open(path + ".tmp", "w") as f:
-    f.write(config.to_json())
-  os.replace(path + ".tmp", path)
+  atomic.write_text(os.path.join(workdir, export.CONFIG_FILE), config.to_json())
 
 
 class _Figures:
@@ -227,8 +229,52 @@ class _Checkpointer:
       shutil.rmtree(self.save_dir, ignore_errors=True)
 
 
+class _Validation:
+  """Scores the model on the validation split on schedule; keeps the best checkpoint."""
+
+  def __init__(self, validator: selection.Validator, best: selection.BestCheckpoint,
+               workdir: str, writer, log):
+    self.validator, self.best, self.workdir = validator, best, workdir
+    self.writer, self.log = writer, log
+
+  def __call__(self, step: int) -> None:
+    start = time.perf_counter()
+    value = self.validator()
+    name = self.validator.metric.name
+    improved = self.best.offer(step, value)
+    with self.writer.as_default(step=step):
+      tf.summary.scalar(name, value)
+    _append_metrics(self.workdir, {name: value, "step": step})
+    self.log(f"{name}={value:.4g} at step {step} ({time.perf_counter() - start:.1f} s)"
+             + (" — new best, saved" if improved else
+                f" — best {self.best.value:.4g} at step {self.best.record['step']}"))
+
+
+def _append_metrics(workdir: str, line: dict) -> None:
+  with open(os.path.join(workdir, "metrics.jsonl"), "a") as f:
+    f.write(json.dumps(line) + "\n")
+
+
+def _make_validation(trainer, splits, drawer, checkpointer, workdir, writer, log):
+  """The validation action, or None where it cannot run (and a line saying why)."""
+  config = trainer.config
+  if not config.validate_every_epochs or drawer is None:
+    return None
+  if config.strategy == "multi_worker":
+    log("validation: off under multi_worker (a best-checkpoint save would have to be "
+        "collective); export takes the latest checkpoint")
+    return None
+  if len(splits.validation.labels) == 0:
+    log("validation: off (--validation_size=0); export takes the latest checkpoint")
+    return None
+  validator = selection.Validator(drawer.encoder, drawer.decoder, trainer.spec, config,
+                                  splits, data.NUM_CLASSES, log)
+  best = selection.BestCheckpoint(checkpointer.checkpoint, workdir, validator.metric)
+  return _Validation(validator, best, workdir, writer, log)
+
+
 def _train_loop(trainer, iterator, schedule, progress, checkpointer, writer, drawer, stop,
-                workdir, step, log):
+                workdir, step, log, validation=None):
   """Loops until the end or a stop signal; checkpoints, summaries, figures on schedule."""
   chief = drawer is not None
   figure_dir = os.path.join(workdir, "figures")
@@ -259,13 +305,14 @@ def _train_loop(trainer, iterator, schedule, progress, checkpointer, writer, dra
           tf.summary.scalar(name, value)
         tf.summary.scalar("images_per_second", steps * progress.batch / elapsed)
       if chief:
-        with open(os.path.join(workdir, "metrics.jsonl"), "a") as f:
-          f.write(json.dumps(dict(
-              metrics, step=step, train_seconds=round(unlogged_seconds, 6),
-              images_per_second=unlogged_steps * progress.batch / unlogged_seconds)) + "\n")
+        _append_metrics(workdir, dict(
+            metrics, step=step, train_seconds=round(unlogged_seconds, 6),
+            images_per_second=unlogged_steps * progress.batch / unlogged_seconds))
       unlogged_seconds, unlogged_steps = 0.0, 0
     if schedule.at(step, schedule.checkpoint) or step == schedule.total:
       checkpointer.save(step)
+    if validation and (schedule.at(step, schedule.validation) or step == schedule.total):
+      validation(step)
     if chief and (schedule.at(step, schedule.figures) or step == schedule.total):
       paths = drawer.write(figure_dir, step, f"{step:08d}")
       with writer.as_default(step=step):
@@ -330,9 +377,10 @@ def run(config: config_lib.Config, workdir: str,
   schedule = _Schedule(config, total_steps, steps_per_epoch)
   progress = _Progress(total_steps, config.batch_size, log)
   drawer = _Figures(trainer, splits) if chief else None
+  validation = _make_validation(trainer, splits, drawer, checkpointer, workdir, writer, log)
   with _StopSignals() as stop:
     metrics = _train_loop(trainer, iterator, schedule, progress, checkpointer, writer,
-                          drawer, stop, workdir, step, log)
+                          drawer, stop, workdir, step, log, validation)
   step = int(trainer.global_step.numpy())
 
   if chief:

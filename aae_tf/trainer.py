@@ -28,26 +28,28 @@ from aae_tf import variants
 # Sub-streams of the per-step seed: one per consumer, so no two share random numbers.
 _RECONSTRUCTION_DROPOUT, _REGULARISATION_DROPOUT, _DISCRIMINATOR_DROPOUT = 1, 2, 3
 _SUPERVISED_DROPOUT, _INPUT_NOISE, _DISCRIMINATOR_NOISE = 4, 5, 6
+_POSTERIOR = 7  # a stochastic q(z|x)'s draws (+0 reconstruction, +1 regularisation, +2 supervised)
 _PRIOR_SAMPLES = 10
 
 
 def make_optimizer(config, learning_rate: float, steps_per_epoch: int,
-                   momentum: float = None):
+                   momentum: float = None, kind: str = None):
   """One fused optimizer (aae_tf.optimizers) with the config's schedule and clipping."""
   momentum = config.momentum if momentum is None else momentum
+  kind = kind or config.optimizer
   schedule = float(learning_rate)
   if config.lr_decay_epochs:
     boundaries = [int(round(e * steps_per_epoch)) for e in config.lr_decay_epochs]
     values = [learning_rate * config.lr_decay_factor ** i for i in range(len(boundaries) + 1)]
     schedule = optimizers.piecewise_constant(boundaries, values)
   clip = config.gradient_clip_norm or None
-  if config.optimizer == "adam":
+  if kind == "adam":
     return optimizers.Adam(schedule, beta_1=momentum, global_clipnorm=clip)
-  if config.optimizer == "sgd":
+  if kind == "sgd":
     return optimizers.SGD(schedule, momentum=momentum, global_clipnorm=clip)
-  if config.optimizer == "rmsprop":
+  if kind == "rmsprop":
     return optimizers.RMSprop(schedule, global_clipnorm=clip)
-  raise ValueError(f"unknown optimizer {config.optimizer!r}; use adam, sgd or rmsprop")
+  raise ValueError(f"unknown optimizer {kind!r}; use adam, sgd or rmsprop")
 
 
 class Trainer(tf.Module):
@@ -57,10 +59,12 @@ class Trainer(tf.Module):
     super().__init__(name="trainer")
     self.config = config
     self.strategy = strategy
-    self.spec = variants.get_variant(config.variant)
+    self.spec = variants.spec_for(config)
     self.prior = priors.make_prior(config)
     self.category_prior = priors.Categorical(num_components=config.num_categories)
-    self._reconstruction_loss = losses.RECONSTRUCTION_LOSSES[config.reconstruction_loss]
+    loss_fn = losses.RECONSTRUCTION_LOSSES[config.reconstruction_loss]
+    self._reconstruction_loss = lambda images, logits: loss_fn(
+        images, logits, config.reconstruction_scale)
     with strategy.scope():
       self.networks = models.build_networks(config, self.spec)
       # Counts batches, not updates: every batch makes several.
@@ -86,7 +90,8 @@ class Trainer(tf.Module):
     adversarial = phase == "generator" or phase.startswith("discriminator_")
     momentum = (config.adversarial_momentum
                 if adversarial and config.adversarial_momentum >= 0 else config.momentum)
-    return make_optimizer(config, lr, steps_per_epoch, momentum)
+    kind = (config.adversarial_optimizer or config.optimizer) if adversarial else None
+    return make_optimizer(config, lr, steps_per_epoch, momentum, kind)
 
   def _phase_variables(self) -> Dict[str, List[tf.Variable]]:
     """Phase name -> the only variables that phase may change."""
@@ -161,15 +166,21 @@ class Trainer(tf.Module):
 
     encoder_input = self._noisy(images, self.config.input_noise_std, seed_for(_INPUT_NOISE))
     metrics = self._reconstruction_phase(encoder_input, images, labels,
-                                         seed_for(_RECONSTRUCTION_DROPOUT))
+                                         seed_for(_RECONSTRUCTION_DROPOUT),
+                                         self._posterior_seed(seed_for(_POSTERIOR)))
     metrics.update(self._regularisation_phase(encoder_input, labels, replica, replica_id,
                                               seed_for))
     if self.spec.supervised_phase:
       labelled = tf.cast(batch["labelled_image"], tf.float32) / 255.0
       metrics.update(self._supervised_phase(
           self._noisy(labelled, self.config.input_noise_std, seed_for(_INPUT_NOISE + 100)),
-          batch["labelled_label"], seed_for(_SUPERVISED_DROPOUT)))
+          batch["labelled_label"], seed_for(_SUPERVISED_DROPOUT),
+          self._posterior_seed(rng.fold_in(seed_for(_POSTERIOR), 2))))
     return metrics
+
+  def _posterior_seed(self, seed):
+    """The seed of q(z|x)'s draw, or None for a deterministic encoder."""
+    return seed if self.networks.encoder.stochastic else None
 
   @staticmethod
   def _noisy(x, std, seed):
@@ -183,12 +194,13 @@ class Trainer(tf.Module):
       return tf.nn.softmax(codes["y"])
     return None
 
-  def _reconstruction_phase(self, encoder_input, images, labels, dropout_seed):
+  def _reconstruction_phase(self, encoder_input, images, labels, dropout_seed,
+                            posterior_seed):
     net = self.networks
     metrics = {}
     with tf.GradientTape(watch_accessed_variables=False) as tape:
       tape.watch(self.phase_variables["reconstruction"])
-      codes = net.encoder(encoder_input, dropout_seed)
+      codes = net.encoder(encoder_input, dropout_seed, posterior_seed)
       logits = net.decoder(codes["z"], self._category(codes, labels),
                            rng.fold_in(dropout_seed, 1))
       loss = self._global_mean(self._reconstruction_loss(images, logits))
@@ -220,7 +232,9 @@ class Trainer(tf.Module):
       generator_tape.watch(self.phase_variables["generator"])
       # One encoder forward serves both updates: the discriminator update does not
       # change the encoder, so the codes are the same either way.
-      codes = self.networks.encoder(encoder_input, seed_for(_REGULARISATION_DROPOUT))
+      codes = self.networks.encoder(
+          encoder_input, seed_for(_REGULARISATION_DROPOUT),
+          self._posterior_seed(rng.fold_in(seed_for(_POSTERIOR), 1)))
       generator_losses = []
       for i, adversary in enumerate(self.spec.adversaries):
         real = self._prior_samples(adversary, global_labels, tf.shape(labels)[0], replica_id,
@@ -274,11 +288,11 @@ class Trainer(tf.Module):
             f"{phase}_accuracy_real": self._global_mean(losses.accuracy(real_logits, True)),
             f"{phase}_accuracy_fake": self._global_mean(losses.accuracy(fake_logits, False))}
 
-  def _supervised_phase(self, images, labels, dropout_seed):
+  def _supervised_phase(self, images, labels, dropout_seed, posterior_seed):
     """Cross-entropy of q(y|x) on a labelled batch (semi-supervised variants)."""
     with tf.GradientTape(watch_accessed_variables=False) as tape:
       tape.watch(self.phase_variables["supervised"])
-      logits = self.networks.encoder(images, dropout_seed)["y"]
+      logits = self.networks.encoder(images, dropout_seed, posterior_seed)["y"]
       loss = self._global_mean(losses.classification(labels, logits))
     self._apply("supervised", tape, loss)
     correct = tf.cast(tf.equal(tf.argmax(logits, axis=1, output_type=tf.int32), labels),

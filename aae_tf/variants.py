@@ -122,3 +122,18 @@ def get_variant(name: str) -> VariantSpec:
   if name not in VARIANTS:
     raise ValueError(f"unknown variant {name!r}; choose one of {', '.join(VARIANTS)}")
   return VARIANTS[name]
+
+
+def spec_for(config) -> VariantSpec:
+  """The variant of `config` with the config's wiring options applied.
+
+  `adversary_sees_label` conditions the z adversary of a variant trained on every
+  label on that label, as the label-conditioned variant does: the discriminator then
+  compares q(z|y) with the prior class by class, so z cannot carry the class.
+  """
+  spec = get_variant(config.variant)
+  if getattr(config, "adversary_sees_label", False) and spec.labels == "all":
+    spec = dataclasses.replace(spec, adversaries=tuple(
+        dataclasses.replace(a, conditioned=True) if a.head == "z" else a
+        for a in spec.adversaries))
+  return spec

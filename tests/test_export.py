@@ -1,4 +1,4 @@
-"""The export contract (aae_tf/export.py, GUIDE.md §6), checked three ways.
+"""The export contract (aae_tf/export.py), checked three ways.
 
 One `smoke` run is trained in-process and exported once per module. Its two
 SavedModels are then checked
@@ -126,7 +126,7 @@ def run(tmp_path_factory):
                                           batch_size=10)
     train.run(config, workdir, log=logs.append)
     paths = export.export_from_workdir(workdir, export_dir)
-  networks, step = export.restore_networks(workdir, export.load_config(workdir))
+  networks, step, _ = export.restore_networks(workdir, export.load_config(workdir))
 
   io_dir = root / "io"
   io_dir.mkdir()

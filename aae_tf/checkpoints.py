@@ -1,0 +1,80 @@
+"""Where a run's checkpoints live, and which one a user means: best | latest | a step.
+
+    <workdir>/checkpoints/ckpt-<step>.*          the rolling checkpoints (resume from here)
+    <workdir>/checkpoints/best/ckpt-<step>.*     the best on the validation metric so far
+    <workdir>/checkpoints/best/best.json         {step, metric, value, higher_is_better}
+"""
+
+import json
+import os
+from typing import Optional, Tuple
+
+import tensorflow as tf
+
+CHECKPOINT_DIR = "checkpoints"
+BEST_DIR = "best"
+BEST_RECORD = "best.json"
+CHOICES_HELP = "best (the best validation score; latest if none was kept) | latest | a step"
+
+
+class CheckpointChoiceError(ValueError):
+  """The requested checkpoint does not exist; the message lists what does."""
+
+
+def directory(workdir: str) -> str:
+  return os.path.join(workdir, CHECKPOINT_DIR)
+
+
+def best_directory(workdir: str) -> str:
+  return os.path.join(directory(workdir), BEST_DIR)
+
+
+def read_best(workdir: str) -> Optional[dict]:
+  """The best checkpoint's record, or None when the run kept none (or it is unreadable)."""
+  path = os.path.join(best_directory(workdir), BEST_RECORD)
+  try:
+    with open(path) as f:
+      record = json.load(f)
+  except (OSError, ValueError):
+    return None
+  return record if isinstance(record, dict) and "step" in record else None
+
+
+def _available(workdir: str):
+  steps = {}
+  for folder in (directory(workdir), best_directory(workdir)):
+    if os.path.isdir(folder):
+      for name in os.listdir(folder):
+        if name.startswith("ckpt-") and name.endswith(".index"):
+          step = name[len("ckpt-"):-len(".index")]
+          if step.isdigit():
+            steps[int(step)] = os.path.join(folder, f"ckpt-{step}")
+  return steps
+
+
+def resolve(workdir: str, choice: str = "best") -> Tuple[str, dict]:
+  """(checkpoint prefix, what was chosen) for `choice` = best | latest | <step>.
+
+  The description goes into the export's `aae_config.json`: {choice, step[, metric,
+  value]}. "best" falls back to the latest checkpoint when no validation ran.
+  """
+  choice = str(choice).strip().lower()
+  available = _available(workdir)
+  if not available:
+    raise CheckpointChoiceError(f"no checkpoint in {directory(workdir)}: train first")
+  if choice == "best":
+    record = read_best(workdir)
+    if record and record["step"] in available:
+      return available[record["step"]], {
+          "choice": "best", "step": int(record["step"]), "metric": record.get("metric"),
+          "value": record.get("value")}
+    choice = "latest"
+  if choice == "latest":
+    latest = tf.train.latest_checkpoint(directory(workdir))
+    step = int(latest.rsplit("-", 1)[1]) if latest else max(available)
+    return latest or available[step], {"choice": "latest", "step": step}
+  if choice.isdigit() and int(choice) in available:
+    return available[int(choice)], {"choice": "step", "step": int(choice)}
+  raise CheckpointChoiceError(
+      f"--checkpoint={choice}: no such checkpoint in {directory(workdir)}; choose "
+      f"best, latest or one of the steps {sorted(available)}")
