@@ -123,7 +123,10 @@ class Config:
       False, "Compile only the optimizer updates with XLA (fuses each phase's gradient "
       "casts and updates) while the matmuls stay on oneDNN. Measured slower than the fused "
       "update kernels at batch 100 on CPU (docs/BENCHMARKS.md); for GPU experiments.")
-  precision: str = _field("float32", "float32 | mixed_bfloat16 (compute in bf16, weights fp32).")
+  precision: str = _field(
+      "auto", "auto (bf16 compute where the hardware has it natively: a CPU with AMX or "
+      "AVX512-BF16, a GPU with bf16 tensor cores; float32 elsewhere) | float32 | "
+      "mixed_bfloat16 (compute in bf16, weights fp32). Exports are float32 either way.")
   steps_per_loop: int = _field(100, "Train steps per tf.function call (host returns once per loop).")
   checkpoint_every_steps: int = _field(
       0, "Save a checkpoint every N steps; 0 = once per epoch.")
@@ -172,7 +175,7 @@ class ConfigError(ValueError):
 
 def validate(config: Config, num_replicas: int = 1) -> None:
   """Raises ConfigError naming the first bad field and how to fix it."""
-  from aae_tf import data, distribute, losses, models, priors, variants  # avoid import cycles
+  from aae_tf import data, distribute, losses, models, precision, priors, variants  # noqa
 
   def fail(message):
     raise ConfigError(message)
@@ -184,7 +187,7 @@ def validate(config: Config, num_replicas: int = 1) -> None:
              "adversarial_optimizer": ("", "adam", "sgd", "rmsprop"),
              "reconstruction_scale": losses.RECONSTRUCTION_SCALES,
              "posterior": models.POSTERIORS,
-             "precision": ("float32", "mixed_bfloat16")}
+             "precision": precision.PRECISIONS}
   for name, allowed in choices.items():
     if getattr(config, name) not in allowed:
       fail(f"--{name}={getattr(config, name)} is not one of: {', '.join(allowed)}")

@@ -207,13 +207,15 @@ def load_config(workdir: str) -> config_lib.Config:
 
 
 def restore_networks(workdir: str, config: config_lib.Config, checkpoint: str = "best"):
-  """Builds the networks (no strategy) and restores the chosen checkpoint.
+  """Builds float32 networks (no strategy) and restores the chosen checkpoint.
 
+  Float32 whatever the run trained in: weights are float32 in every precision, and a
+  served graph must not depend on the server having bf16 hardware.
   Returns (networks, step, chosen): `chosen` says which checkpoint it was
   (aae_tf.checkpoints.resolve: best on validation by default).
   """
   spec = variants.get_variant(config.variant)
-  networks = models.build_networks(config, spec)
+  networks = models.build_networks(config.replace(precision="float32"), spec)
   global_step = tf.Variable(0, dtype=tf.int64)
   saved = tf.train.Checkpoint(encoder=networks.encoder, decoder=networks.decoder,
                               global_step=global_step)

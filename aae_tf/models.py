@@ -14,6 +14,7 @@ from typing import Dict, Optional, Sequence
 
 import tensorflow as tf
 
+from aae_tf import precision
 from aae_tf import rng
 
 IMAGE_SHAPE = (28, 28, 1)
@@ -181,7 +182,7 @@ class Networks:
 
 def build_networks(config, spec) -> Networks:
   """Builds encoder, decoder and one discriminator per adversary of `spec`."""
-  compute_dtype = tf.bfloat16 if config.precision == "mixed_bfloat16" else tf.float32
+  compute_dtype = precision.compute_dtype(config.precision)
   common = dict(init=config.weight_init, compute_dtype=compute_dtype)
   encoder = Encoder(config.encoder_hidden, spec.head_dims(config), seed=config.seed,
                     dropout=config.encoder_dropout, posterior=config.posterior,

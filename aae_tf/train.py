@@ -28,6 +28,7 @@ from aae_tf import distribute
 from aae_tf import export
 from aae_tf import figures
 from aae_tf import input_pipeline
+from aae_tf import precision
 from aae_tf import selection
 from aae_tf import trainer as trainer_lib
 
@@ -346,6 +347,7 @@ def run(config: config_lib.Config, workdir: str,
                             allow_download=config.allow_download, logger=log)
   log(f"data: {config.dataset} from {splits.source} — train {len(splits.train.labels)}, "
       f"validation {len(splits.validation.labels)}, test {len(splits.test.labels)}")
+  log("precision: %s (%s)" % precision.resolve(config.precision))
   steps_per_epoch = len(splits.train.labels) // config.batch_size
   total_steps = config.train_steps or int(math.ceil(config.epochs * steps_per_epoch))
 

@@ -25,17 +25,39 @@ def test_prior_describe_is_json_ready():
   assert priors.Gaussian(dim=8, std=5.0).describe() == {"name": "gaussian", "dim": 8, "std": 5.0}
 
 
-def test_mse_against_hand_computed_value():
+def test_mse_is_per_image_sum_by_default_and_per_pixel_mean_on_request():
   images = tf.constant([[0.0, 1.0], [0.5, 0.5]])
   logits = tf.constant([[0.0, 0.0], [0.0, 0.0]])  # sigmoid = 0.5 everywhere
-  np.testing.assert_allclose(losses.mse(images, logits).numpy(), [0.25, 0.0], atol=1e-7)
+  # image 0: (0 - .5)^2 + (1 - .5)^2 = 0.5 summed over its 2 pixels, 0.25 as a mean
+  np.testing.assert_allclose(losses.mse(images, logits).numpy(), [0.5, 0.0], atol=1e-7)
+  np.testing.assert_allclose(losses.mse(images, logits, "per_image").numpy(), [0.5, 0.0],
+                             atol=1e-7)
+  np.testing.assert_allclose(losses.mse(images, logits, "per_pixel").numpy(), [0.25, 0.0],
+                             atol=1e-7)
+
+
+def test_per_image_scale_on_an_mnist_shaped_image():
+  # 784 pixels, each off by 0.5 from sigmoid(0) = 0.5: 784 * 0.25 = 196 per image.
+  images = tf.concat([tf.zeros([1, 392]), tf.ones([1, 392])], axis=1)
+  logits = tf.zeros([1, 784])
+  np.testing.assert_allclose(losses.mse(images, logits, "per_image").numpy(), [196.0],
+                             rtol=1e-6)
+  np.testing.assert_allclose(losses.mse(images, logits, "per_pixel").numpy(), [0.25],
+                             rtol=1e-6)
+
+
+def test_unknown_reconstruction_scale_is_refused():
+  with pytest.raises(ValueError, match="per_image or per_pixel"):
+    losses.mse(tf.zeros([1, 2]), tf.zeros([1, 2]), "per_batch")
 
 
 def test_bce_against_hand_computed_value():
   images = tf.constant([[1.0, 0.0]])
   logits = tf.constant([[0.0, math.log(3.0)]])  # p = 0.5 and 0.75
-  want = (-math.log(0.5) - math.log(0.25)) / 2
+  want = -math.log(0.5) - math.log(0.25)
   np.testing.assert_allclose(losses.bce(images, logits).numpy(), [want], rtol=1e-6)
+  np.testing.assert_allclose(losses.bce(images, logits, "per_pixel").numpy(), [want / 2],
+                             rtol=1e-6)
 
 
 def test_discriminator_and_generator_losses():

@@ -65,12 +65,14 @@ def paper_fig4_swiss_roll() -> Config:
 @preset
 def paper_fig6_supervised() -> Config:
   """Paper Fig. 6-7: supervised style/content, label one-hot into the decoder, 15-D z."""
-  # The paper does not state this figure's prior. With Table 1's std 5 the decoder
-  # learned to ignore the label: an independent classifier read 14.9 % of class-grid
-  # samples as the requested digit after 20 epochs, against 29.7 % with a unit prior
-  # (docs/RESULTS.md). The class grid is drawn from the model, not from test data.
+  # The paper does not state this figure's prior; a unit prior worked better than std 5.
+  # With the paper's adversary alone the 15-D style code takes the digit back as
+  # reconstruction improves (validation style accuracy 86 % at 5 epochs, 74 % at 20):
+  # the adversary matches only the aggregate q(z) to the prior. Letting it read the
+  # label matches q(z|y) to the prior for every class, so z cannot carry the class;
+  # style accuracy then rises steadily (91 % at 20 epochs). docs/RESULTS.md has both.
   return paper_table1().replace(variant="supervised", latent_dim=15, prior_std=1.0,
-                                epochs=50.0)
+                                adversary_sees_label=True, epochs=60.0)
 
 
 def _semi_supervised(num_labels: int) -> Config:
