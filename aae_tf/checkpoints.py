@@ -40,7 +40,8 @@ def read_best(workdir: str) -> Optional[dict]:
   return record if isinstance(record, dict) and "step" in record else None
 
 
-def _available(workdir: str):
+def available(workdir: str) -> dict:
+  """{step: checkpoint prefix} of every checkpoint of the run, rolling and best."""
   steps = {}
   for folder in (directory(workdir), best_directory(workdir)):
     if os.path.isdir(folder):
@@ -59,22 +60,22 @@ def resolve(workdir: str, choice: str = "best") -> Tuple[str, dict]:
   value]}. "best" falls back to the latest checkpoint when no validation ran.
   """
   choice = str(choice).strip().lower()
-  available = _available(workdir)
-  if not available:
+  found = available(workdir)
+  if not found:
     raise CheckpointChoiceError(f"no checkpoint in {directory(workdir)}: train first")
   if choice == "best":
     record = read_best(workdir)
-    if record and record["step"] in available:
-      return available[record["step"]], {
+    if record and record["step"] in found:
+      return found[record["step"]], {
           "choice": "best", "step": int(record["step"]), "metric": record.get("metric"),
           "value": record.get("value")}
     choice = "latest"
   if choice == "latest":
     latest = tf.train.latest_checkpoint(directory(workdir))
-    step = int(latest.rsplit("-", 1)[1]) if latest else max(available)
-    return latest or available[step], {"choice": "latest", "step": step}
-  if choice.isdigit() and int(choice) in available:
-    return available[int(choice)], {"choice": "step", "step": int(choice)}
+    step = int(latest.rsplit("-", 1)[1]) if latest else max(found)
+    return latest or found[step], {"choice": "latest", "step": step}
+  if choice.isdigit() and int(choice) in found:
+    return found[int(choice)], {"choice": "step", "step": int(choice)}
   raise CheckpointChoiceError(
       f"--checkpoint={choice}: no such checkpoint in {directory(workdir)}; choose "
-      f"best, latest or one of the steps {sorted(available)}")
+      f"best, latest or one of the steps {sorted(found)}")

@@ -163,7 +163,8 @@ def _clustering(exported: Exported, splits: data.DataSplits, test_codes) -> dict
 
 
 def write_figures(exported: Exported, splits: data.DataSplits, arrays: dict,
-                  figures_dir: str, workdir: Optional[str] = None) -> Dict[str, str]:
+                  figures_dir: str, workdir: Optional[str] = None,
+                  log: Callable[[str], None] = print) -> Dict[str, str]:
   """samples.png, latent.png, class_grid.png (label-aware), loss_curves.png (workdir)."""
   paths = {"samples": os.path.join(figures_dir, "samples.png"),
            "latent": os.path.join(figures_dir, "latent.png")}
@@ -184,7 +185,7 @@ def write_figures(exported: Exported, splits: data.DataSplits, arrays: dict,
                             rows=rows, cols=10)
   log_path = os.path.join(workdir, "metrics.jsonl") if workdir else None
   if log_path and os.path.exists(log_path):
-    series = report.read_metrics_log(log_path)
+    series = report.read_metrics_log(log_path, warn=log)
     if series:
       paths["loss_curves"] = report.save_png(report.plot_curves(series),
                                        os.path.join(figures_dir, "loss_curves.png"))
@@ -234,7 +235,7 @@ def run(output: str, *, export_dir: Optional[str] = None, workdir: Optional[str]
                                  num_parzen_samples=num_parzen_samples, seed=seed))
     figures_dir = figures_dir or os.path.join(
         os.path.dirname(os.path.abspath(output)), "figures")
-    results["figures"] = write_figures(exported, splits, arrays, figures_dir, workdir)
+    results["figures"] = write_figures(exported, splits, arrays, figures_dir, workdir, log)
     results["timings_s"]["total_s"] = round(time.perf_counter() - start, 3)
   finally:
     if tmp:

@@ -20,7 +20,11 @@ FLAGS = flags.FLAGS
 
 flags.DEFINE_string("preset", "paper_table1", "Preset to start from (see --list_presets).")
 flags.DEFINE_string("workdir", None, "Directory for checkpoints, summaries, figures, config.")
-flags.DEFINE_bool("list_presets", False, "Print one preset name per line and exit.")
+flags.DEFINE_bool("list_presets", False,
+                  "Print each preset's name and description, one per line, and exit.")
+flags.DEFINE_bool("print_config", False,
+                  "Print the resolved config (the preset with your flags) as JSON and exit "
+                  "without training.")
 flags.DEFINE_integer("version", None,
                      "Export: version directory to write (default: the run's newest step, or "
                      "the --checkpoint step when one is given).")
@@ -96,7 +100,16 @@ def train_main(argv) -> None:
   if len(argv) > 1:
     _fail(ValueError(f"unexpected arguments {argv[1:]}; all options are --flags"))
   if FLAGS.list_presets:
-    print("\n".join(configs.names()))
+    width = max(map(len, configs.names()))
+    print("\n".join(f"{name:<{width}}  {configs.describe(name)}" for name in configs.names()))
+    return
+  if FLAGS.print_config:
+    try:
+      config = config_from_flags()
+      config_lib.validate(config)
+    except config_lib.ConfigError as e:
+      _fail(e)
+    print(config.to_json())
     return
   from aae_tf import data
   from aae_tf import export

@@ -18,30 +18,43 @@ def save_png(image: Image.Image, path: str) -> str:
   return atomic.write_with(path, image.save)
 
 
-def read_metrics_log(path: str) -> Dict[str, list]:
-  """metrics.jsonl (one JSON object per summary) -> {name: [(step, value), ...]}."""
-  series: Dict[str, list] = {}
+def metrics_records(path: str, warn=None):
+  """The JSON objects of a metrics.jsonl, one per line.
+
+  A line that is not a JSON object (the half-written last line of a run killed
+  mid-write) costs only itself: it is skipped and named through `warn`.
+  """
+  records = []
   with open(path) as f:
-    for line in f:
+    for number, line in enumerate(f, 1):
       line = line.strip()
       if not line:
         continue
-      record = json.loads(line)
-      for name, value in record.items():
-        if (name not in ("step", "train_seconds") and isinstance(value, (int, float))
-            and math.isfinite(value)):
-          series.setdefault(name, []).append((record["step"], float(value)))
+      try:
+        record = json.loads(line)
+      except ValueError:
+        record = None
+      if not isinstance(record, dict) or "step" not in record:
+        (warn or (lambda message: None))(f"{path}:{number}: not a metrics record, skipped")
+        continue
+      records.append(record)
+  return records
+
+
+def read_metrics_log(path: str, warn=None) -> Dict[str, list]:
+  """metrics.jsonl (one JSON object per summary) -> {name: [(step, value), ...]}."""
+  series: Dict[str, list] = {}
+  for record in metrics_records(path, warn):
+    for name, value in record.items():
+      if (name not in ("step", "train_seconds") and isinstance(value, (int, float))
+          and math.isfinite(value)):
+        series.setdefault(name, []).append((record["step"], float(value)))
   return series
 
 
 def training_seconds(path: str) -> float:
   """A run's total training time (all resumes) from its metrics.jsonl `train_seconds`."""
-  total = 0.0
-  with open(path) as f:
-    for line in f:
-      if line.strip():
-        total += float(json.loads(line).get("train_seconds", 0.0))
-  return total
+  return sum(float(record.get("train_seconds", 0.0)) for record in metrics_records(path))
 
 
 def plot_curves(series: Dict[str, list], width: int = 320, height: int = 200,

@@ -255,9 +255,10 @@ def test_list_presets(background):
   proc = _background(background, "list_presets")
   assert proc.returncode == 0, helpers.describe(proc)
   lines = proc.stdout.splitlines()
-  assert lines == configs.names()
-  assert {"paper_table1", "seed2_mnist", "smoke"} <= set(lines)
-  assert all(re.fullmatch(r"\w+", line) for line in lines)
+  assert [line.split()[0] for line in lines] == configs.names()
+  for line in lines:  # name, two spaces or more, the preset's description
+    name, description = re.fullmatch(r"(\w+) {2,}(.+)", line).groups()
+    assert description == configs.describe(name)
 
 
 def test_helpfull(background):

@@ -477,3 +477,17 @@ def test_evaluate_command_line(smoke_run):
   for key in evaluate.REQUIRED_KEYS:
     assert in_process[key] == pytest.approx(results[key], rel=1e-5, abs=1e-6), key
   assert in_process["export_dir"] is None and in_process["training_step"] == 6
+
+
+def test_a_half_written_metrics_line_costs_only_that_line(tmp_path):
+  from aae_tf import report
+  log = tmp_path / "metrics.jsonl"
+  log.write_text(json.dumps({"step": 1, "loss": 2.0, "train_seconds": 1.5}) + "\n"
+                 + "garbage\n"
+                 + json.dumps({"step": 2, "loss": 1.0, "train_seconds": 1.5}) + "\n"
+                 + '{"step": 3, "loss": 0.')  # a run killed mid-write
+  warnings = []
+  series = report.read_metrics_log(str(log), warn=warnings.append)
+  assert series["loss"] == [(1, 2.0), (2, 1.0)]
+  assert [w.split(": ")[0] for w in warnings] == [f"{log}:2", f"{log}:4"]
+  assert report.training_seconds(str(log)) == 3.0

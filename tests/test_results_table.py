@@ -28,7 +28,8 @@ def _fake_run(runs, name, error, steps=25_000):
 
 def test_every_draw_is_a_reproduce_experiment(results_table):
   flags = results_table.experiment_flags()
-  assert results_table.repeats("table2_100", flags) == ["table2_100", "table2_100_draw2"]
+  assert results_table.repeats("table2_100", flags) == [
+      "table2_100", "table2_100_draw1", "table2_100_draw2"]
   assert results_table.repeats("table1", flags) == ["table1"]
   for name in results_table.PAPER:
     assert name in flags, f"{name} has a results row but no reproduce.sh experiment"
@@ -44,7 +45,7 @@ def test_draws_join_their_row_as_mean_and_sample_std(results_table, tmp_path):
   # mean 11, sample std sqrt(2) = 1.41; the validation column is the mean too
   assert "11.00 ± 1.41 % (2 runs: 12.00, 10.00) (validation 11.50 %)" in row
   assert "50 epochs" in row and "10 min per run" in row and "not met" in row
-  assert "`table2_100_draw2` (`--label_seed=1 --seed=1`)" in row
+  assert "`table2_100_draw2` (`--label_seed=2 --seed=2`)" in row
   single = next(r for r in rows if r.startswith("| Table 2, 1000 labels"))
   assert "| 4.00 % (validation 4.50 %) |" in single
   assert any("not run yet" in r for r in compact)
