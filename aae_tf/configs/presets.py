@@ -164,8 +164,10 @@ def seed1_label_conditioned() -> Config:
 @preset
 def seed1_supervised() -> Config:
   """First seed's supervised style/content AAE: label one-hot + 2-D Gaussian style z."""
-  # The seed's own code gives the style a 2-D code.
-  return paper_fig6_supervised().replace(latent_dim=2, **_SEED1_RECIPE)
+  # The seed's own code gives the style a 2-D code, and its adversary does not read the
+  # label (99 % validation style accuracy without it: docs/RESULTS.md).
+  return paper_fig6_supervised().replace(latent_dim=2, adversary_sees_label=False,
+                                         **_SEED1_RECIPE)
 
 
 @preset
@@ -193,4 +195,7 @@ def smoke() -> Config:
                 discriminator_hidden=(16,), batch_size=10, train_steps=6, steps_per_loop=3,
                 summary_every_steps=3, checkpoint_every_steps=3, figures_every_epochs=1.0,
                 validation_size=10, optimizer="adam", reconstruction_lr=1e-3,
-                discriminator_lr=1e-3, generator_lr=1e-3, allow_download=False)
+                discriminator_lr=1e-3, generator_lr=1e-3, allow_download=False,
+                # float32: tests compare runs, replicas and exports to 1e-6, and the
+                # answer must not depend on whether the CPU has bf16.
+                precision="float32")
