@@ -6,6 +6,7 @@ Every field of `aae_tf.config.Config` is a flag of the same name whose default i
 """
 
 import dataclasses
+import os
 import sys
 import typing
 
@@ -123,7 +124,13 @@ def train_main(argv) -> None:
     train.run(config, FLAGS.workdir)
   except train.TrainingInterrupted as e:
     print(f"stopped: {e}", file=sys.stderr)
-    sys.exit(e.exit_code)
+    # The checkpoint is on disk. Leave now: interpreter shutdown was seen to hang on
+    # TensorFlow's background threads after a long run (a futex wait, past any
+    # preemption grace period).
+    logging.flush()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(e.exit_code)
   except (tf_errors().UnavailableError, tf_errors().DeadlineExceededError) as e:
     _fail(RuntimeError(
         f"lost contact with another worker ({type(e).__name__}: {_first_detail(e)}); "

@@ -321,6 +321,7 @@ def _train_loop(trainer, iterator, schedule, progress, checkpointer, writer, dra
       log(f"figures: {paths['samples']}, {paths['latent']}")
     if stop.received is not None:
       checkpointer.save(step)
+      writer.flush()
       name = signal.Signals(stop.received).name
       raise TrainingInterrupted(
           f"{name} received: saved a checkpoint at step {step} in "

@@ -59,9 +59,11 @@ def _checkpoints(workdir):
                 for m in [re.search(r"ckpt-(\d+)\.index$", p)] if m)
 
 
-def _metrics(workdir):
+def _metrics(workdir, kind="train_seconds"):
+  """The metrics.jsonl lines holding `kind`: training summaries by default, or the
+  validation lines (kind="validation_parzen_ll" for the unsupervised smoke run)."""
   with open(os.path.join(workdir, "metrics.jsonl")) as f:
-    return [json.loads(line) for line in f]
+    return [line for line in map(json.loads, f) if kind in line]
 
 
 def _error_lines(proc):
@@ -159,6 +161,15 @@ def test_smoke_run_checkpoints(smoke_run):
   assert smoke_run.checkpoints == [3, 6]   # checkpoint_every_steps=3, train_steps=6
   assert smoke_run.latest_step == 6
   assert "starting a new run" in smoke_run.proc.stderr
+
+
+def test_smoke_run_validates_at_the_end_and_keeps_the_best(smoke_run):
+  lines = _metrics(smoke_run.workdir, "validation_parzen_ll")
+  assert lines[0]["step"] == 6   # 6 steps < 1 epoch: only at the end (the resume adds 9)
+  with open(os.path.join(smoke_run.workdir, "checkpoints", "best", "best.json")) as f:
+    best = json.load(f)
+  top = max(lines, key=lambda line: line["validation_parzen_ll"])
+  assert (best["step"], best["value"]) == (top["step"], top["validation_parzen_ll"])
 
 
 def test_smoke_run_metrics(smoke_run):
