@@ -9,6 +9,8 @@ import dataclasses
 import json
 from typing import Optional, Tuple
 
+from aae_tf import errors
+
 
 def _field(default, help_text, **kwargs):
   return dataclasses.field(default=default, metadata={"help": help_text}, **kwargs)
@@ -169,8 +171,7 @@ def field_help(name: str) -> str:
   return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(Config)}[name]
 
 
-class ConfigError(ValueError):
-  """A config or flag value that cannot work; the message says what to change."""
+ConfigError = errors.ConfigError  # raised by validate(); defined apart (no import cycle)
 
 
 def validate(config: Config, num_replicas: int = 1) -> None:

@@ -6,7 +6,7 @@ import os
 
 import tensorflow as tf
 
-from aae_tf.config import ConfigError
+from aae_tf.errors import ConfigError
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 

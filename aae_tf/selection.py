@@ -47,9 +47,12 @@ class Metric:
   higher_is_better: bool
 
   def better(self, value: float, than: Optional[float]) -> bool:
+    """Whether `value` should replace the best `than`. Ties go to the later checkpoint,
+    which has trained longer: a style accuracy that saturates at 100 % early must not
+    pin the export to a blurry early model."""
     if than is None:
       return True
-    return value > than if self.higher_is_better else value < than
+    return value >= than if self.higher_is_better else value <= than
 
 
 METRICS = {m.name: m for m in (

@@ -45,6 +45,7 @@ def test_metric_direction():
   assert lower.better(1.0, None) and lower.better(1.0, 2.0) and not lower.better(2.0, 1.0)
   higher = selection.METRICS["validation_parzen_ll"]
   assert higher.better(2.0, 1.0) and not higher.better(1.0, 2.0)
+  assert higher.better(1.0, 1.0) and lower.better(1.0, 1.0)   # ties: the later one
 
 
 @pytest.fixture(scope="module")

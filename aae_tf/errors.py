@@ -1,0 +1,5 @@
+"""Errors every layer may raise, kept apart so that raising one imports nothing else."""
+
+
+class ConfigError(ValueError):
+  """A config or flag value that cannot work; the message says what to change."""

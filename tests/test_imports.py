@@ -1,0 +1,89 @@
+"""The package's import graph: no module imports, directly or through others, a module
+that imports it back (module-level imports and those inside functions alike)."""
+
+import ast
+import os
+
+PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "aae_tf")
+
+
+def _module_name(path):
+  relative = os.path.relpath(path, os.path.dirname(PACKAGE))[:-len(".py")]
+  return relative.replace(os.sep, ".").removesuffix(".__init__")
+
+
+def _is_main_block(node):
+  """`if __name__ == "__main__":` — runs only when the module is the program."""
+  test = getattr(node, "test", None)
+  return (isinstance(node, ast.If) and isinstance(test, ast.Compare)
+          and isinstance(test.left, ast.Name) and test.left.id == "__name__")
+
+
+def _imports(tree):
+  """Every aae_tf module `tree` imports (`from aae_tf import x` names module aae_tf.x)."""
+  found = set()
+  stack = [tree]
+  while stack:
+    node = stack.pop()
+    if _is_main_block(node):
+      continue  # `python -m aae_tf.train` hands over to the entry point: not a dependency
+    if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("aae_tf"):
+      found.add(node.module)
+      found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    elif isinstance(node, ast.Import):
+      found.update(a.name for a in node.names if a.name.startswith("aae_tf"))
+    stack.extend(ast.iter_child_nodes(node))
+  return found
+
+
+def import_graph():
+  graph = {}
+  for directory, _, files in os.walk(PACKAGE):
+    for name in files:
+      if name.endswith(".py"):
+        path = os.path.join(directory, name)
+        module = _module_name(path)
+        with open(path) as f:
+          tree = ast.parse(f.read())
+        graph[module] = _imports(tree)
+  modules = set(graph)
+  # Keep only edges to modules (not to names imported from them), and no self-edges.
+  return {module: {m for m in deps if m in modules and m != module}
+          for module, deps in graph.items()}
+
+
+def _cycles(graph):
+  cycles, done = [], set()
+
+  def visit(module, path):
+    for dependency in sorted(graph.get(module, ())):
+      if dependency in path:
+        cycles.append(path[path.index(dependency):] + [dependency])
+      elif dependency not in done and dependency in graph:
+        visit(dependency, path + [dependency])
+    done.add(module)
+
+  for module in sorted(graph):
+    visit(module, [module])
+  return cycles
+
+
+def test_the_graph_is_read():
+  graph = import_graph()
+  assert "aae_tf.errors" in graph["aae_tf.distribute"]
+  assert "aae_tf.trainer" in graph["aae_tf.train"]
+
+
+def test_no_import_cycles():
+  graph = import_graph()
+  # A package importing its own submodules (configs/__init__ -> configs.presets ->
+  # configs) is how registration works; anything else is a cycle.
+  cycles = [c for c in _cycles(graph)
+            if not all(m.startswith("aae_tf.configs") for m in c)]
+  assert not cycles, " ; ".join(" -> ".join(c) for c in cycles)
+
+
+def test_library_modules_never_import_the_entry_point():
+  graph = import_graph()
+  importers = sorted(m for m, deps in graph.items() if "aae_tf.main" in deps)
+  assert importers == [], importers
