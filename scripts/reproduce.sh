@@ -24,7 +24,7 @@ extra=${EXTRA_FLAGS:-}
 # it. Precision is the default `auto` (bf16 on CPUs with AMX or AVX512-BF16). Budgets are
 # the limits of docs/RESULTS.md's targets; every run resumes where it stopped.
 declare -A experiment=(
-  [table1]="--preset=paper_table1 --epochs=100 --validate_every_epochs=5"
+  [table1]="--preset=paper_table1 --validate_every_epochs=5"
   [table2_all]="--preset=paper_table2_all --epochs=100"
   [table2_1000]="--preset=paper_table2_1000 --epochs=200"
   [table2_1000_draw1]="--preset=paper_table2_1000 --epochs=200 --label_seed=1 --seed=1"

@@ -34,25 +34,36 @@ _PAPER = dict(_PAPER_NETWORKS, **_PAPER_RECIPE)
 @preset
 def paper_table1() -> Config:
   """Paper Table 1 / first seed: 8-D Gaussian AAE (std 5), 784-1000-1000, MSE, batch 100."""
+  # The paper's recipe alone peaked at 15 epochs on the validation Parzen estimate
+  # (274.7; test 305.3) and fell after. With dropout 0.2 in every network and the
+  # paper's Gaussian posterior (the route of a public port that reached 339.8) it rose
+  # to 307.5 at 60 epochs (test 337.3 ± 1.7). docs/RESULTS.md has both curves.
+  return _unsupervised_8d().replace(encoder_dropout=0.2, decoder_dropout=0.2,
+                                    discriminator_dropout=0.2, posterior="gaussian",
+                                    epochs=60.0)
+
+
+def _unsupervised_8d() -> Config:
+  # The paper's Table 1 architecture and recipe, the base of the figures' presets.
   return Config(variant="unsupervised", latent_dim=8, prior_std=5.0, epochs=100.0, **_PAPER)
 
 
 @preset
 def paper_fig2_gaussian() -> Config:
   """Paper Fig. 2a: unsupervised AAE with a 2-D Gaussian prior (std 5)."""
-  return paper_table1().replace(latent_dim=2, epochs=50.0)
+  return _unsupervised_8d().replace(latent_dim=2, epochs=50.0)
 
 
 @preset
 def paper_fig2_mixture() -> Config:
   """Paper Fig. 2b: unsupervised AAE with a mixture of 10 2-D Gaussians."""
-  return paper_table1().replace(latent_dim=2, prior="gaussian_mixture", epochs=50.0)
+  return _unsupervised_8d().replace(latent_dim=2, prior="gaussian_mixture", epochs=50.0)
 
 
 @preset
 def paper_fig4_mixture() -> Config:
   """Paper Fig. 4a: label-conditioned mixture of 10 Gaussians, 10K labelled + 40K unlabelled."""
-  return paper_table1().replace(variant="label_conditioned", latent_dim=2,
+  return _unsupervised_8d().replace(variant="label_conditioned", latent_dim=2,
                                 prior="gaussian_mixture", num_labels=10000, epochs=50.0)
 
 
@@ -71,7 +82,7 @@ def paper_fig6_supervised() -> Config:
   # the adversary matches only the aggregate q(z) to the prior. Letting it read the
   # label matches q(z|y) to the prior for every class, so z cannot carry the class;
   # style accuracy then rises steadily (91 % at 20 epochs). docs/RESULTS.md has both.
-  return paper_table1().replace(variant="supervised", latent_dim=15, prior_std=1.0,
+  return _unsupervised_8d().replace(variant="supervised", latent_dim=15, prior_std=1.0,
                                 adversary_sees_label=True, epochs=60.0)
 
 
