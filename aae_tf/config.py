@@ -7,6 +7,8 @@ a `--flagfile`, and `--helpfull` documents it.
 
 import dataclasses
 import json
+import math
+import os
 from typing import Optional, Tuple
 
 from aae_tf import errors
@@ -161,6 +163,23 @@ class Config:
     return cls(**values)
 
 
+# What a rerun in the same workdir may change: how long and how the run goes on, not
+# what it trains. Anything else would continue the checkpoints under other settings.
+MAY_CHANGE_ON_RESUME = frozenset({
+    "preset", "epochs", "train_steps", "export_dir", "data_dir", "allow_download",
+    "steps_per_loop", "summary_every_steps", "checkpoint_every_steps", "keep_checkpoints",
+    "figures_every_epochs", "validate_every_epochs", "strategy", "cpu_replicas", "jit",
+    "jit_updates", "precision", "deterministic"})
+
+
+def resume_conflicts(previous: "Config", new: "Config"):
+  """[(field, old, new)] for every field that differs and may not change on resume."""
+  return [(f.name, getattr(previous, f.name), getattr(new, f.name))
+          for f in dataclasses.fields(new)
+          if f.name not in MAY_CHANGE_ON_RESUME
+          and getattr(previous, f.name) != getattr(new, f.name)]
+
+
 # Fields whose meaning older config.json files had without naming it: a run written
 # before the field existed resumes and exports as it was trained.
 _LEGACY_DEFAULTS = {"reconstruction_scale": "per_pixel"}
@@ -192,10 +211,21 @@ def validate(config: Config, num_replicas: int = 1) -> None:
   for name, allowed in choices.items():
     if getattr(config, name) not in allowed:
       fail(f"--{name}={getattr(config, name)} is not one of: {', '.join(allowed)}")
+  for field in dataclasses.fields(config):   # nan / inf pass every comparison below
+    values = getattr(config, field.name)
+    for value in values if isinstance(values, tuple) else (values,):
+      if isinstance(value, float) and not math.isfinite(value):
+        fail(f"--{field.name}={value} is not a finite number")
   if config.validate_every_epochs < 0:
     fail(f"--validate_every_epochs must be >= 0 (0 = never), got {config.validate_every_epochs}")
-  for name in ("latent_dim", "posterior_noise_dim", "batch_size", "steps_per_loop", "summary_every_steps",
-               "keep_checkpoints", "cpu_replicas"):
+  if config.figures_every_epochs <= 0:
+    fail(f"--figures_every_epochs must be > 0 (figures are drawn at the end too), got "
+         f"{config.figures_every_epochs}")
+  if config.export_dir and os.path.exists(config.export_dir) and not os.path.isdir(
+      config.export_dir):
+    fail(f"--export_dir={config.export_dir} is a file, not a directory; choose another path")
+  for name in ("latent_dim", "posterior_noise_dim", "batch_size", "steps_per_loop",
+               "summary_every_steps", "keep_checkpoints", "cpu_replicas"):
     if getattr(config, name) <= 0:
       fail(f"--{name} must be a positive integer, got {getattr(config, name)}")
   for name in ("encoder_hidden", "decoder_hidden", "discriminator_hidden"):

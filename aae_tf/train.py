@@ -135,6 +135,27 @@ def _check_workdir(workdir: str) -> None:
         f"--workdir={workdir} is not writable ({e.strerror}); choose another directory") from e
 
 
+def _check_resume(config, workdir: str) -> None:
+  """Refuses to continue a workdir's checkpoints under settings they were not trained with."""
+  path = os.path.join(workdir, export.CONFIG_FILE)
+  if not os.path.exists(path) or not glob.glob(os.path.join(workdir, "checkpoints", "ckpt-*")):
+    return  # nothing trained yet: a new run
+  try:
+    previous = export.load_config(workdir)
+  except (ValueError, TypeError) as e:
+    raise config_lib.ConfigError(
+        f"{path} cannot be read ({e}); use a new --workdir (the checkpoints beside it are "
+        "left as they are)") from None
+  conflicts = config_lib.resume_conflicts(previous, config)
+  if conflicts:
+    changes = ", ".join(f"--{name}: {old!r} -> {new!r}" for name, old, new in conflicts)
+    raise config_lib.ConfigError(
+        f"--workdir={workdir} holds a run trained with other settings ({changes}); rerun "
+        f"with its settings ({path}) or use a new --workdir. A resume may change only "
+        "the length of training, the export dir, data location, logging, checkpoint, "
+        "figure and validation cadence, and runtime settings")
+
+
 def _write_config(config, workdir: str) -> None:
   atomic.write_text(os.path.join(workdir, export.CONFIG_FILE), config.to_json())
 
@@ -340,8 +361,7 @@ def run(config: config_lib.Config, workdir: str,
   config_lib.validate(config, num_replicas=strategy.num_replicas_in_sync)
   chief = distribute.is_chief(strategy)
   _check_workdir(workdir)
-  if chief:
-    _write_config(config, workdir)
+  _check_resume(config, workdir)
 
   splits = data.load_splits(config.dataset, config.data_dir,
                             validation_size=config.validation_size,
@@ -356,6 +376,8 @@ def run(config: config_lib.Config, workdir: str,
   task_id = getattr(getattr(strategy, "cluster_resolver", None), "task_id", 0) or 0
   checkpointer = _Checkpointer(trainer, workdir, chief, config.keep_checkpoints, task_id)
   restored = checkpointer.restore()
+  if chief:  # only now: a refused or failed resume leaves the run's config.json as it was
+    _write_config(config, workdir)
   step = int(trainer.global_step.numpy())
   log(f"resumed from {restored} at step {step}" if restored else
       f"starting a new run: {total_steps} steps of {config.batch_size} "

@@ -42,6 +42,9 @@ BAD_TRAIN_FLAGS = {
     "replicas_not_dividing_batch": (
         ["--strategy=mirrored", "--cpu_replicas=3", "--batch_size=10"], "--batch_size"),
     "missing_workdir": ([], "--workdir"),
+    "epochs_nan": (["--epochs=nan"], "--epochs=nan is not a finite number"),
+    "prior_std_inf": (["--prior_std=inf"], "--prior_std=inf is not a finite number"),
+    "figures_every_zero": (["--figures_every_epochs=0"], "--figures_every_epochs"),
 }
 
 

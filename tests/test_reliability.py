@@ -358,9 +358,24 @@ def _mismatched_checkpoint_chain(root):
   workdir = root.path / "mismatch"
   first = run(TRAIN + root.common + [f"--workdir={workdir}", "--train_steps=3"], root.env)
   before = helpers.tree_snapshot(workdir / "checkpoints")
+  config_path = workdir / "config.json"
+  config_before = config_path.read_text()
+  # Other flags: refused from config.json before anything is built or written.
   proc = run(TRAIN + root.common + [f"--workdir={workdir}", "--train_steps=6",
                                     "--encoder_hidden=24"], root.env, timeout=60)
-  return types.SimpleNamespace(first=first, proc=proc, workdir=workdir, before=before)
+  config_after_refusal = config_path.read_text()
+  # A config.json that matches but checkpoints that do not (another version wrote them):
+  # the restore itself refuses.
+  config_path.write_text(config_before.replace('"encoder_hidden": [\n    16\n  ]',
+                                               '"encoder_hidden": [\n    24\n  ]'))
+  edited = config_path.read_text()
+  assert edited != config_before
+  version = run(TRAIN + root.common + [f"--workdir={workdir}", "--train_steps=6",
+                                       "--encoder_hidden=24"], root.env, timeout=60)
+  return types.SimpleNamespace(first=first, proc=proc, version=version, workdir=workdir,
+                               before=before, config_before=config_before,
+                               config_after_refusal=config_after_refusal, edited=edited,
+                               config_after_version=config_path.read_text())
 
 
 def _multi_worker_without_tf_config_chain(root):
@@ -620,12 +635,23 @@ def test_unwritable_workdir_fails_with_one_line(chains):
 
 
 @uses("mismatch")
-def test_mismatched_checkpoint_fails_with_one_line_and_keeps_it(chains):
+def test_other_settings_on_resume_fail_with_one_line_and_change_nothing(chains):
   r = chains.result("mismatch")
   assert r.first.returncode == 0, r.first.describe()
   assert r.proc.returncode != 0, r.proc.describe()
-  assert_one_line_error(r.proc, "does not fit", "--workdir", "ckpt-3")
+  assert_one_line_error(r.proc, "--encoder_hidden: (16,) -> (24,)", "--workdir",
+                        "config.json")
+  assert r.config_after_refusal == r.config_before   # config.json still the run's own
+  assert not steps_logged(r.proc.stderr)
+
+
+@uses("mismatch")
+def test_mismatched_checkpoint_fails_with_one_line_and_keeps_it(chains):
+  r = chains.result("mismatch")
+  assert r.version.returncode != 0, r.version.describe()
+  assert_one_line_error(r.version, "does not fit", "--workdir", "ckpt-3")
   assert helpers.tree_snapshot(r.workdir / "checkpoints") == r.before
+  assert r.config_after_version == r.edited   # written only once a resume is accepted
 
 
 @uses("no_tf_config")
