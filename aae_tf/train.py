@@ -31,6 +31,7 @@ from aae_tf import input_pipeline
 from aae_tf import precision
 from aae_tf import selection
 from aae_tf import trainer as trainer_lib
+from aae_tf import variants
 
 FIGURE_SEED = 1234  # fixed so successive sample grids show the same prior draws
 
@@ -154,6 +155,21 @@ def _check_resume(config, workdir: str) -> None:
         f"with its settings ({path}) or use a new --workdir. A resume may change only "
         "the length of training, the export dir, data location, logging, checkpoint, "
         "figure and validation cadence, and runtime settings")
+
+
+def _check_fits_data(config, splits) -> None:
+  """Flag values that only the data can refute, checked before anything is built."""
+  train_size = len(splits.train.labels)
+  if config.batch_size > train_size:
+    raise config_lib.ConfigError(
+        f"--batch_size={config.batch_size} is larger than the training split "
+        f"({train_size} images after --validation_size={config.validation_size}); use a "
+        "smaller batch or more data")
+  if variants.spec_for(config).labels == "subset" and config.num_labels > 0:
+    try:
+      data.labelled_indices(splits.train.labels, config.num_labels, config.label_seed)
+    except ValueError as e:
+      raise config_lib.ConfigError(f"--num_labels={config.num_labels}: {e}") from None
 
 
 def _write_config(config, workdir: str) -> None:
@@ -360,7 +376,6 @@ def run(config: config_lib.Config, workdir: str,
   strategy = strategy or distribute.make_strategy(config.strategy, config.cpu_replicas)
   config_lib.validate(config, num_replicas=strategy.num_replicas_in_sync)
   chief = distribute.is_chief(strategy)
-  _check_workdir(workdir)
   _check_resume(config, workdir)
 
   splits = data.load_splits(config.dataset, config.data_dir,
@@ -369,6 +384,9 @@ def run(config: config_lib.Config, workdir: str,
   log(f"data: {config.dataset} from {splits.source} — train {len(splits.train.labels)}, "
       f"validation {len(splits.validation.labels)}, test {len(splits.test.labels)}")
   log("precision: %s (%s)" % precision.resolve(config.precision))
+  _check_fits_data(config, splits)
+  # Only now, with every check passed, does the run create its workdir.
+  _check_workdir(workdir)
   steps_per_epoch = len(splits.train.labels) // config.batch_size
   total_steps = config.train_steps or int(math.ceil(config.epochs * steps_per_epoch))
 

@@ -45,6 +45,10 @@ BAD_TRAIN_FLAGS = {
     "epochs_nan": (["--epochs=nan"], "--epochs=nan is not a finite number"),
     "prior_std_inf": (["--prior_std=inf"], "--prior_std=inf is not a finite number"),
     "figures_every_zero": (["--figures_every_epochs=0"], "--figures_every_epochs"),
+    # The smoke run's data: 120 training images, 10 of them validation.
+    "batch_larger_than_split": (["--batch_size=200"], "larger than the training split"),
+    "labels_more_than_split": (["--variant=semi_supervised", "--num_labels=990"],
+                               "--num_labels=990"),
 }
 
 
