@@ -50,6 +50,17 @@ MAX_SAMPLES = 100_000
 CONFIG_FILE = "config.json"
 
 
+#: The two SavedModels of an export, each in `<export_dir>/<model>/<version>/`.
+MODELS = ("encoder", "decoder")
+
+
+def model_dirs(export_dir: str, version=None) -> Dict[str, str]:
+  """{model: its directory} in TF Serving's layout: the version folders, or (no version)
+  the folders that hold the versions."""
+  return {name: os.path.join(export_dir, name, *([str(version)] if version is not None else []))
+          for name in MODELS}
+
+
 class ExportError(RuntimeError):
   """The export could not be written or did not verify."""
 
@@ -305,8 +316,7 @@ def export_models(networks, config: config_lib.Config, step: int, export_dir: st
   if version <= 0:
     raise ExportError(f"export version must be a positive integer, got {version} "
                       "(a run at step 0 needs an explicit --version)")
-  targets = {name: os.path.join(export_dir, name, str(version))
-             for name in ("encoder", "decoder")}
+  targets = model_dirs(export_dir, version)
   existing = {name for name, target in targets.items() if os.path.exists(target)}
   if existing and not skip_existing:
     raise ExportError(f"{targets[sorted(existing)[0]]} already exists; pass another "

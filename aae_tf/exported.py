@@ -54,7 +54,7 @@ def _versions(directory: str):
 
 def find_version(export_dir: str, version: Optional[int] = None) -> int:
   """`version`, checked, or the newest version present for both encoder and decoder."""
-  found = {name: _versions(os.path.join(export_dir, name)) for name in ("encoder", "decoder")}
+  found = {name: _versions(path) for name, path in export.model_dirs(export_dir).items()}
   both = found["encoder"] & found["decoder"]
   if version is not None:
     if version not in both:
@@ -71,7 +71,7 @@ def find_version(export_dir: str, version: Optional[int] = None) -> int:
 def load_exported(export_dir: str, version: Optional[int] = None) -> Exported:
   """Loads both SavedModels with `tf.saved_model.load` and reads the config asset."""
   version = find_version(export_dir, version)
-  paths = {name: os.path.join(export_dir, name, str(version)) for name in ("encoder", "decoder")}
+  paths = export.model_dirs(export_dir, version)
   loaded = {name: tf.saved_model.load(path) for name, path in paths.items()}
   asset = getattr(loaded["decoder"], "aae_config", None)
   if asset is None:

@@ -404,8 +404,7 @@ def run(config: config_lib.Config, workdir: str,
 
   if chief and config.export_dir and step < total_steps:
     # Fail now, not after hours of training: the end-of-run export would collide.
-    for name in ("encoder", "decoder"):
-      target = os.path.join(config.export_dir, name, str(total_steps))
+    for target in export.model_dirs(config.export_dir, total_steps).values():
       if os.path.exists(target):
         raise export.ExportError(
             f"{target} already exists and this run would export version {total_steps} "
