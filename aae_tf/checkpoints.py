@@ -5,9 +5,10 @@
     <workdir>/checkpoints/best/best.json         {step, metric, value, higher_is_better}
 """
 
+import glob
 import json
 import os
-from typing import Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import tensorflow as tf
 
@@ -17,8 +18,17 @@ BEST_RECORD = "best.json"
 CHOICES_HELP = "best (the best validation score; latest if none was kept) | latest | a step"
 
 
+# What reading a damaged checkpoint raises: a truncated .data file gives IndexError
+# ("Read less bytes than requested"), a damaged .index an OpError (DataLoss, ...).
+UNREADABLE = (tf.errors.OpError, IndexError, EOFError, OSError)
+
+
 class CheckpointChoiceError(ValueError):
   """The requested checkpoint does not exist; the message lists what does."""
+
+
+class CheckpointUnreadableError(RuntimeError):
+  """Every candidate checkpoint is damaged; the files are left as they are."""
 
 
 def directory(workdir: str) -> str:
@@ -51,6 +61,41 @@ def available(workdir: str) -> dict:
           if step.isdigit():
             steps[int(step)] = os.path.join(folder, f"ckpt-{step}")
   return steps
+
+
+def rolling_newest_first(workdir: str) -> List[str]:
+  """The rolling checkpoints' prefixes, newest step first — also when the `checkpoint`
+  index file is missing or names fewer than the files present."""
+  found = {}
+  for index in glob.glob(os.path.join(directory(workdir), "ckpt-*.index")):
+    step = os.path.basename(index)[len("ckpt-"):-len(".index")]
+    if step.isdigit():
+      found[int(step)] = index[:-len(".index")]
+  return [found[step] for step in sorted(found, reverse=True)]
+
+
+def restore_newest_readable(restore: Callable[[str], None], prefixes: List[str],
+                            warn: Callable[[str], None]) -> Optional[str]:
+  """Calls `restore(prefix)` on each prefix in turn until one reads; returns it.
+
+  A damaged checkpoint costs a warning naming it, and the next (older) one is tried;
+  other errors (a checkpoint of other networks) propagate. None if `prefixes` is empty.
+  """
+  for i, prefix in enumerate(prefixes):
+    try:
+      restore(prefix)
+    except UNREADABLE as e:
+      detail = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
+      warn(f"warning: {prefix} cannot be read ({detail}); "
+           + ("trying the next older checkpoint" if i + 1 < len(prefixes) else
+              "no older checkpoint is left"))
+      continue
+    return prefix
+  if prefixes:
+    raise CheckpointUnreadableError(
+        f"no readable checkpoint in {os.path.dirname(prefixes[0])} ({len(prefixes)} "
+        "damaged); they are left as they are: use a new --workdir")
+  return None
 
 
 def resolve(workdir: str, choice: str = "best") -> Tuple[str, dict]:

@@ -31,6 +31,7 @@ Discriminators and optimizers are never exported.
 import json
 import os
 import shutil
+import sys
 import tempfile
 from typing import Dict, Optional
 
@@ -232,10 +233,20 @@ def restore_networks(workdir: str, config: config_lib.Config, checkpoint: str = 
                               global_step=global_step)
   try:
     path, chosen = checkpoints.resolve(workdir, checkpoint)
-  except checkpoints.CheckpointChoiceError as e:
+    # best / latest: a damaged file falls back to the newest readable rolling checkpoint
+    # (named in a warning); an explicitly chosen step must be that step.
+    fallbacks = [] if chosen["choice"] == "step" else [
+        p for p in checkpoints.rolling_newest_first(workdir) if p != path]
+    used = checkpoints.restore_newest_readable(
+        lambda prefix: saved.restore(prefix).expect_partial().assert_existing_objects_matched(),
+        [path] + fallbacks, lambda message: print(message, file=sys.stderr))
+  except (checkpoints.CheckpointChoiceError, checkpoints.CheckpointUnreadableError) as e:
     raise ExportError(str(e)) from None
-  saved.restore(path).expect_partial().assert_existing_objects_matched()
-  return networks, int(global_step.numpy()), chosen
+  step = int(global_step.numpy())
+  if used != path:
+    chosen = {"choice": "latest", "step": step,
+              "note": f"the {chosen['choice']} checkpoint {path} could not be read"}
+  return networks, step, chosen
 
 
 def describe(config: config_lib.Config, step: int, chosen: Optional[dict] = None) -> dict:

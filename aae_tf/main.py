@@ -112,6 +112,7 @@ def train_main(argv) -> None:
       _fail(e)
     print(config.to_json())
     return
+  from aae_tf import checkpoints
   from aae_tf import data
   from aae_tf import export
   from aae_tf import train
@@ -136,7 +137,8 @@ def train_main(argv) -> None:
         f"lost contact with another worker ({type(e).__name__}: {_first_detail(e)}); "
         "restart every worker with the same command to resume from the last checkpoint"))
   except (config_lib.ConfigError, data.DataError, export.ExportError,
-          train.TrainingDivergedError, train.CheckpointMismatchError) as e:
+          train.TrainingDivergedError, train.CheckpointMismatchError,
+          checkpoints.CheckpointUnreadableError) as e:
     _fail(e)
 
 

@@ -22,6 +22,7 @@ import tensorflow as tf
 from absl import logging
 
 from aae_tf import atomic
+from aae_tf import checkpoints
 from aae_tf import config as config_lib
 from aae_tf import data
 from aae_tf import distribute
@@ -236,8 +237,9 @@ def _training_labels(spec, config, splits, log):
 class _Checkpointer:
   """CheckpointManager that also works on non-chief multi-worker tasks."""
 
-  def __init__(self, trainer, workdir: str, chief: bool, keep: int, task_id: int):
+  def __init__(self, trainer, workdir: str, chief: bool, keep: int, task_id: int, log):
     self.checkpoint = tf.train.Checkpoint(**trainer.checkpoint_items())
+    self.workdir, self.log = workdir, log
     self.directory = os.path.join(workdir, "checkpoints")
     # Every worker must take part in a save (it is collective); only the chief's counts.
     save_dir = self.directory if chief else os.path.join(workdir, f".worker{task_id}_tmp")
@@ -248,18 +250,21 @@ class _Checkpointer:
     if self.chief:  # a save killed mid-write leaves ckpt-N_temp/ behind; it is garbage
       for leftover in glob.glob(os.path.join(self.directory, "*_temp")):
         shutil.rmtree(leftover, ignore_errors=True)
-    latest = tf.train.latest_checkpoint(self.directory)
-    if latest:
-      try:
-        self.checkpoint.restore(latest).assert_existing_objects_matched()
-      except (AssertionError, ValueError) as e:   # missing objects / wrong shapes
-        unmatched = str(e).split(":", 1)[0].split(" and name")[0]
-        raise CheckpointMismatchError(
-            f"{latest} does not fit this run's networks and optimizers ({unmatched}): it "
-            "was written with other flags or by another aae_tf version. It is left as it "
-            "is; use a new --workdir, or the flags and version that wrote it "
-            "(config.json beside it).") from None
-    return latest
+    # Newest first from the files themselves: a missing `checkpoint` index must not
+    # start a new run over checkpoints this run did not write, and a damaged newest
+    # checkpoint must not hide an intact older one.
+    candidates = checkpoints.rolling_newest_first(self.workdir)
+    try:
+      return checkpoints.restore_newest_readable(
+          lambda prefix: self.checkpoint.restore(prefix).assert_existing_objects_matched(),
+          candidates, self.log)
+    except (AssertionError, ValueError) as e:   # missing objects / wrong shapes
+      unmatched = str(e).split(":", 1)[0].split(" and name")[0]
+      raise CheckpointMismatchError(
+          f"{candidates[0]} does not fit this run's networks and optimizers ({unmatched}): "
+          "it was written with other flags or by another aae_tf version. It is left as it "
+          "is; use a new --workdir, or the flags and version that wrote it "
+          "(config.json beside it).") from None
 
   def save(self, step: int) -> None:
     self.manager.save(checkpoint_number=step)
@@ -392,7 +397,7 @@ def run(config: config_lib.Config, workdir: str,
 
   trainer = trainer_lib.Trainer(config, strategy, steps_per_epoch)
   task_id = getattr(getattr(strategy, "cluster_resolver", None), "task_id", 0) or 0
-  checkpointer = _Checkpointer(trainer, workdir, chief, config.keep_checkpoints, task_id)
+  checkpointer = _Checkpointer(trainer, workdir, chief, config.keep_checkpoints, task_id, log)
   restored = checkpointer.restore()
   if chief:  # only now: a refused or failed resume leaves the run's config.json as it was
     _write_config(config, workdir)
