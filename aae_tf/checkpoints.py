@@ -50,27 +50,25 @@ def read_best(workdir: str) -> Optional[dict]:
   return record if isinstance(record, dict) and "step" in record else None
 
 
+def _prefixes_in(folder: str) -> dict:
+  """{step: prefix} of the checkpoints whose `ckpt-<step>.index` is in `folder`."""
+  found = {}
+  for index in glob.glob(os.path.join(folder, "ckpt-*.index")):
+    step = os.path.basename(index)[len("ckpt-"):-len(".index")]
+    if step.isdigit():
+      found[int(step)] = index[:-len(".index")]
+  return found
+
+
 def available(workdir: str) -> dict:
   """{step: checkpoint prefix} of every checkpoint of the run, rolling and best."""
-  steps = {}
-  for folder in (directory(workdir), best_directory(workdir)):
-    if os.path.isdir(folder):
-      for name in os.listdir(folder):
-        if name.startswith("ckpt-") and name.endswith(".index"):
-          step = name[len("ckpt-"):-len(".index")]
-          if step.isdigit():
-            steps[int(step)] = os.path.join(folder, f"ckpt-{step}")
-  return steps
+  return {**_prefixes_in(best_directory(workdir)), **_prefixes_in(directory(workdir))}
 
 
 def rolling_newest_first(workdir: str) -> List[str]:
   """The rolling checkpoints' prefixes, newest step first — also when the `checkpoint`
   index file is missing or names fewer than the files present."""
-  found = {}
-  for index in glob.glob(os.path.join(directory(workdir), "ckpt-*.index")):
-    step = os.path.basename(index)[len("ckpt-"):-len(".index")]
-    if step.isdigit():
-      found[int(step)] = index[:-len(".index")]
+  found = _prefixes_in(directory(workdir))
   return [found[step] for step in sorted(found, reverse=True)]
 
 

@@ -140,7 +140,7 @@ def _check_workdir(workdir: str) -> None:
 def _check_resume(config, workdir: str) -> None:
   """Refuses to continue a workdir's checkpoints under settings they were not trained with."""
   path = os.path.join(workdir, export.CONFIG_FILE)
-  if not os.path.exists(path) or not glob.glob(os.path.join(workdir, "checkpoints", "ckpt-*")):
+  if not os.path.exists(path) or not checkpoints.rolling_newest_first(workdir):
     return  # nothing trained yet: a new run
   try:
     previous = export.load_config(workdir)
@@ -240,7 +240,7 @@ class _Checkpointer:
   def __init__(self, trainer, workdir: str, chief: bool, keep: int, task_id: int, log):
     self.checkpoint = tf.train.Checkpoint(**trainer.checkpoint_items())
     self.workdir, self.log = workdir, log
-    self.directory = os.path.join(workdir, "checkpoints")
+    self.directory = checkpoints.directory(workdir)
     # Every worker must take part in a save (it is collective); only the chief's counts.
     save_dir = self.directory if chief else os.path.join(workdir, f".worker{task_id}_tmp")
     self.manager = tf.train.CheckpointManager(self.checkpoint, save_dir, max_to_keep=keep)
