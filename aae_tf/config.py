@@ -18,6 +18,15 @@ def _field(default, help_text, **kwargs):
   return dataclasses.field(default=default, metadata={"help": help_text}, **kwargs)
 
 
+def _derived(default, help_text):
+  """A field the run fills in from its data (recorded in config.json); not a flag."""
+  return dataclasses.field(default=default, metadata={"help": help_text, "derived": True})
+
+
+def is_derived(field: dataclasses.Field) -> bool:
+  return bool(field.metadata.get("derived"))
+
+
 @dataclasses.dataclass(frozen=True)
 class Config:
   """Everything that defines a training run. Presets are instances of this."""
@@ -25,16 +34,37 @@ class Config:
   # --- experiment -------------------------------------------------------------------
   preset: str = _field("paper_table1", "Name of the preset this config came from.")
   variant: str = _field("unsupervised", "AAE variant (see aae_tf.variants.VARIANTS).")
-  dataset: str = _field("mnist", "mnist | fashion_mnist.")
+  dataset: str = _field(
+      "mnist", "mnist | fashion_mnist | tfds:NAME[/CONFIG] (any TFDS image dataset) | "
+      "folder:PATH (PNG/JPEG files, one subfolder per class, or flat = unlabelled) | "
+      "npz:PATH (x_train[, y_train, x_test, y_test]: uint8 0..255 or float 0..1 images "
+      "[N,H,W(,C)] or vectors [N,D]).")
   data_dir: Optional[str] = _field(
-      None, "Directory with the four IDX files (raw or .gz) or a TFDS data dir. "
-      "Unset: a prepared TFDS copy, a TFDS download if reachable, else offline fallbacks.")
+      None, "mnist/fashion_mnist: a directory with the four IDX files (raw or .gz) or a "
+      "prepared TFDS copy (unset: a prepared TFDS copy, a TFDS download if reachable, else "
+      "offline fallbacks); tfds:NAME: the TFDS data directory.")
+  image_key: str = _field("", "tfds: the image feature (default: the dataset's only one).")
+  label_key: str = _field(
+      "", "tfds: the class-label feature (default: the dataset's only one; none = unlabelled).")
+  image_size: Tuple[int, ...] = _field(
+      (), "folder/tfds: resize every image to H,W (needed when sizes differ).")
+  color: str = _field("auto", "folder: auto (RGB if any image has colour) | grayscale | rgb.")
   validation_size: int = _field(
-      10000, "Images carved deterministically from the official train set for validation.")
+      -1, "Examples carved deterministically from the training set for validation; "
+      "-1 = a sixth of it (10,000 for MNIST).")
   allow_download: bool = _field(
       True, "Allow a TFDS download when the host answers within seconds.")
+  data_shape: Tuple[int, ...] = _derived(
+      (28, 28, 1), "Shape of one example (H, W, C or D), set from the data when a run starts.")
+  data_source: str = _derived("", "Where the run's data came from, set when a run starts.")
 
   # --- model ------------------------------------------------------------------------
+  architecture: str = _field(
+      "mlp", "mlp (every network an MLP on the flattened example; the paper's) | conv "
+      "(stride-2 convolutions in the encoder, transposed ones in the decoder, around the "
+      "MLP layers; images only).")
+  conv_channels: Tuple[int, ...] = _field(
+      (32, 64), "--architecture=conv: channels of each stride-2 4x4 convolution.")
   latent_dim: int = _field(
       8, "Dimension of the style code z (of the representation, for dim_reduction).")
   num_categories: int = _field(
@@ -166,7 +196,7 @@ class Config:
 # What a rerun in the same workdir may change: how long and how the run goes on, not
 # what it trains. Anything else would continue the checkpoints under other settings.
 MAY_CHANGE_ON_RESUME = frozenset({
-    "preset", "epochs", "train_steps", "export_dir", "data_dir", "allow_download",
+    "preset", "epochs", "train_steps", "export_dir", "data_dir", "allow_download", "data_source",
     "steps_per_loop", "summary_every_steps", "checkpoint_every_steps", "keep_checkpoints",
     "figures_every_epochs", "validate_every_epochs", "strategy", "cpu_replicas", "jit",
     "jit_updates", "precision", "deterministic"})
@@ -182,7 +212,7 @@ def resume_conflicts(previous: "Config", new: "Config"):
 
 # Fields whose meaning older config.json files had without naming it: a run written
 # before the field existed resumes and exports as it was trained.
-_LEGACY_DEFAULTS = {"reconstruction_scale": "per_pixel"}
+_LEGACY_DEFAULTS = {"reconstruction_scale": "per_pixel", "data_shape": (28, 28, 1)}
 
 
 def field_help(name: str) -> str:
@@ -196,11 +226,17 @@ ConfigError = errors.ConfigError  # raised by validate(); defined apart (no impo
 def validate(config: Config, num_replicas: int = 1) -> None:
   """Raises ConfigError naming the first bad field and how to fix it."""
   from aae_tf import data, distribute, losses, models, precision, priors, variants  # noqa
+  from aae_tf.sources import folder
 
   def fail(message):
     raise ConfigError(message)
 
-  choices = {"variant": tuple(variants.VARIANTS), "dataset": data.DATASETS,
+  try:
+    data.parse_dataset(config.dataset)
+  except errors.DataError as e:
+    fail(str(e))
+  choices = {"variant": tuple(variants.VARIANTS), "architecture": models.ARCHITECTURES,
+             "color": folder.COLORS,
              "prior": priors.PRIORS, "strategy": distribute.STRATEGIES,
              "reconstruction_loss": tuple(losses.RECONSTRUCTION_LOSSES),
              "optimizer": ("adam", "sgd", "rmsprop"),
@@ -228,11 +264,16 @@ def validate(config: Config, num_replicas: int = 1) -> None:
                "summary_every_steps", "keep_checkpoints", "cpu_replicas"):
     if getattr(config, name) <= 0:
       fail(f"--{name} must be a positive integer, got {getattr(config, name)}")
-  for name in ("encoder_hidden", "decoder_hidden", "discriminator_hidden"):
+  for name in ("encoder_hidden", "decoder_hidden", "discriminator_hidden", "conv_channels"):
     sizes = getattr(config, name)
     if not sizes or any(s <= 0 for s in sizes):
       fail(f"--{name} must be one or more positive layer sizes, got {list(sizes)}")
-  for name in ("train_steps", "checkpoint_every_steps", "validation_size"):
+  if config.image_size and (len(config.image_size) != 2 or min(config.image_size) <= 0):
+    fail(f"--image_size must be two positive sizes H,W, got {list(config.image_size)}")
+  if config.validation_size < -1:
+    fail(f"--validation_size must be >= 0, or -1 (a sixth of the training set), got "
+         f"{config.validation_size}")
+  for name in ("train_steps", "checkpoint_every_steps"):
     if getattr(config, name) < 0:
       fail(f"--{name} must be >= 0, got {getattr(config, name)}")
   if config.train_steps == 0 and config.epochs <= 0:
@@ -257,9 +298,6 @@ def validate(config: Config, num_replicas: int = 1) -> None:
   if config.adversary_sees_label and spec.labels != "all":
     fail(f"--adversary_sees_label needs a variant trained on every label (supervised); "
          f"--variant={config.variant} uses labels={spec.labels!r}")
-  if spec.labels != "none" and config.num_categories != 10:
-    fail(f"--variant={config.variant} uses the 10 digit labels: set --num_categories=10 "
-         f"(got {config.num_categories})")
   if spec.prior_takes_label and config.prior != "gaussian" and (
       config.prior_components != config.num_categories):
     fail(f"--variant={config.variant} gives each class a prior component: set "

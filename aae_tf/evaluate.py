@@ -23,6 +23,7 @@ Metrics (keys of the JSON):
                                       independent MLP trained here (its own test acc.).
 """
 
+import json
 import math
 import os
 import shutil
@@ -32,6 +33,7 @@ import time
 from typing import Callable, Dict, Optional, Sequence
 
 import numpy as np
+from aae_tf import config as config_lib
 from aae_tf import data
 from aae_tf import digit_classifier
 from aae_tf import export
@@ -44,7 +46,6 @@ from aae_tf.exported import (EvaluationError, Exported, class_grid, draw_samples
 PARZEN_SEED = 2015          # fixed: the same export always gets the same samples
 FIGURE_SEED = 1234
 DEFAULT_NUM_PARZEN_SAMPLES = 10_000
-DEFAULT_VALIDATION_SIZE = 10_000
 REQUIRED_KEYS = ("parzen_ll", "parzen_se", "parzen_sigma", "recon_mse")
 
 
@@ -56,15 +57,19 @@ def load_data(info: dict, data_dir: Optional[str] = None, dataset: Optional[str]
   image; a validation split is then still carved (needed to choose sigma), and the
   caller records that it overlaps the training data.
   """
-  config = info.get("config", {})
-  trained_on = info.get("dataset") or config.get("dataset", "mnist")
-  dataset = dataset or trained_on
-  if not data_dir and dataset == trained_on:  # the training data_dir holds that dataset
-    data_dir = config.get("data_dir")
+  try:
+    config = config_lib.Config.from_json(json.dumps(info.get("config", {})))
+  except (TypeError, ValueError) as e:
+    raise EvaluationError(f"the export's {export.CONFIG_ASSET} cannot be read ({e}); "
+                          "re-export it with this version of aae_tf") from None
+  trained_on = info.get("dataset") or config.dataset
+  if dataset and dataset != trained_on:  # the training data_dir holds another dataset
+    config = config.replace(dataset=dataset, data_dir=None)
+  if data_dir:
+    config = config.replace(data_dir=data_dir)
   if validation_size is None:
-    validation_size = config.get("validation_size") or DEFAULT_VALIDATION_SIZE
-  return data.load_splits(dataset, data_dir, validation_size=validation_size,
-                          allow_download=config.get("allow_download", True), logger=log)
+    validation_size = config.validation_size or -1   # 0: none was held out; carve one
+  return data.load_for_config(config, logger=log, validation_size=validation_size)
 
 
 # -------------------------------------------------------------------- evaluation
@@ -76,14 +81,16 @@ def _flat(images: np.ndarray) -> np.ndarray:
   return images.reshape(len(images), -1).astype(np.float32) / scale
 
 
-def applicable(exported: Exported) -> Dict[str, bool]:
-  """Which optional metrics apply to this export's variant."""
+def applicable(exported: Exported, num_classes: int) -> Dict[str, bool]:
+  """Which optional metrics apply to this export's variant on data with `num_classes`
+  classes (0: unlabelled data, where none of them does)."""
   spec, k = exported.spec, exported.num_categories
+  labelled = num_classes > 0
   return {
-      "classification": spec.has_categories and spec.labels != "none",
-      "clustering": spec.has_categories and (
-          spec.name in ("clustering", "dim_reduction") or k != data.NUM_CLASSES),
-      "style": spec.label_aware and spec.labels != "none" and k == data.NUM_CLASSES,
+      "classification": labelled and spec.has_categories and spec.labels != "none",
+      "clustering": labelled and spec.has_categories and (
+          spec.name in ("clustering", "dim_reduction") or k != num_classes),
+      "style": labelled and spec.label_aware and spec.labels != "none" and k == num_classes,
   }
 
 
@@ -124,7 +131,7 @@ def evaluate(exported: Exported, splits: data.DataSplits, *,
   results.update(recon_mse=metrics.reconstruction_mse(_flat(splits.test.images), recon),
                  recon_decoder_input=how)
 
-  which = applicable(exported)
+  which = applicable(exported, splits.num_classes)
   if which["classification"]:
     predicted = timed("classify_s", encode, exported, splits.test.images,
                       signature_name="classify")["labels"]
@@ -152,9 +159,9 @@ def _clustering(exported: Exported, splits: data.DataSplits, test_codes) -> dict
       "clustering_error_pct": metrics.clustering_error_pct(
           val_probs, splits.validation.labels, test_probs, splits.test.labels),
       "hungarian_accuracy": metrics.hungarian_accuracy(assigned, splits.test.labels, k,
-                                                       data.NUM_CLASSES),
+                                                       splits.num_classes),
       "majority_accuracy": metrics.majority_accuracy(assigned, splits.test.labels, k,
-                                                     data.NUM_CLASSES),
+                                                     splits.num_classes),
       "clusters_used": int(len(np.unique(assigned))),
   }
 
@@ -177,7 +184,8 @@ def write_figures(exported: Exported, splits: data.DataSplits, arrays: dict,
   codes = arrays["test_codes"]["z"]
   figures.save_scatter(codes, splits.test.labels, paths["latent"],
                        title="test codes" + (" (first 2 principal components)"
-                                             if codes.shape[1] > 2 else ""))
+                                             if codes.shape[1] > 2 else ""),
+                       class_names=splits.class_names or None)
   if exported.spec.label_aware:
     rows = min(exported.num_categories, 30)
     paths["class_grid"] = os.path.join(figures_dir, "class_grid.png")
@@ -283,14 +291,15 @@ def _define_flags(flags) -> None:
       ("string", "checkpoint", "best", "With --workdir alone, which checkpoint: best (on "
        "the validation metric; latest if none was kept) | latest | a step."),
       ("string", "data_dir", None, "Data directory (default: the training config's)."),
-      ("string", "dataset", None, "mnist | fashion_mnist (default: the model's)."),
+      ("string", "dataset", None, "Data to evaluate on, as aae-train's --dataset "
+       "(default: the model's)."),
       ("string", "output", None, "Results JSON to write; a markdown table goes beside it."),
       ("string", "figures_dir", None, "Where figures go (default: figures/ beside --output)."),
       ("integer", "num_parzen_samples", DEFAULT_NUM_PARZEN_SAMPLES,
        "Decoder samples for the Parzen window (the paper: 10,000)."),
       ("integer", "parzen_seed", PARZEN_SEED, "Seed of the Parzen samples."),
-      ("integer", "validation_size", None, "Validation images carved from the training "
-       "set (default: the training config's, or 10,000 if it had none)."),
+      ("integer", "validation_size", None, "Validation examples carved from the training "
+       "set (default: the training config's, or -1 = a sixth of it if it had none)."),
       ("list", "sigmas", None, "Parzen sigma grid (default: logspace(-1, 0, 10))."),
       ("integer", "parzen_batch_size", metrics.DEFAULT_BATCH_SIZE, "Rows per Parzen matmul."),
       ("integer", "classifier_epochs", 2, "Epochs of the independent digit classifier "

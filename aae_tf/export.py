@@ -8,7 +8,10 @@ directory, never sees a half-written version, and an existing version is never
 overwritten.
 
 Signatures (names, dtypes, shapes and output keys are public API). K = num_categories.
-  decoder  decode(z: f32[None, latent_dim] [, labels: i32[None]]) -> {images: f32[None,28,28,1]}
+Images are f32[None, *data_shape] in [0, 1]: data_shape is one training example's shape,
+(H, W, C) for images (28, 28, 1 for MNIST) or (D,) for vectors, recorded with the value
+range in the `aae_config.json` asset.
+  decoder  decode(z: f32[None, latent_dim] [, labels: i32[None]]) -> {images: f32[None, *data_shape]}
              `labels` only where the decoder reads a label (supervised, semi_supervised,
              clustering, dim_reduction*): the class / cluster id in [0, K).
            sample(num_samples: i32[] in [0, 100000], seed: i64[]) -> {images, z [, labels]}
@@ -16,7 +19,7 @@ Signatures (names, dtypes, shapes and output keys are public API). K = num_categ
              variants also return the uniformly drawn `labels` i32[N].
            sample_class(labels: i32[None], seed: i64[]) -> {images, z}   (label-aware only)
            serving_default = decode
-  encoder  encode(images: f32[None,28,28,1]) -> {z: f32[None, latent_dim] [, label_probs]}
+  encoder  encode(images: f32[None, *data_shape]) -> {z: f32[None, latent_dim] [, label_probs]}
              `label_probs` f32[None, K] where the encoder has a categorical head; for
              dim_reduction*, `z` is the representation W_c q(y|x) + z.
              `z` is deterministic whatever the posterior: the Gaussian posterior's mean,
@@ -66,8 +69,8 @@ class ExportError(RuntimeError):
   """The export could not be written or did not verify."""
 
 
-def _image_spec():
-  return tf.TensorSpec([None, *models.IMAGE_SHAPE], tf.float32, name="images")
+def _image_spec(data_shape):
+  return tf.TensorSpec([None, *data_shape], tf.float32, name="images")
 
 
 def _check_labels(labels, num_categories):
@@ -110,7 +113,7 @@ class DecoderModule(tf.Module):
       with tf.control_dependencies(_check_labels(labels, self._num_categories)):
         category = tf.one_hot(labels, self._num_categories)
     logits = self.decoder(z, category)
-    return {"images": tf.reshape(tf.sigmoid(logits), [-1, *models.IMAGE_SHAPE])}
+    return {"images": tf.reshape(tf.sigmoid(logits), [-1, *self.decoder.data_shape])}
 
   def _draw(self, num_samples, seed, labels):
     """Prior codes (from each label's component where the prior reads labels) + images."""
@@ -158,15 +161,17 @@ class EncoderModule(tf.Module):
       self.cluster_heads = decoder.cluster_heads  # only W_c; the decoder stays out
     if asset_path:
       self.aae_config = tf.saved_model.Asset(asset_path)
-    self.encode = tf.function(self._encode, input_signature=[_image_spec()])
+    images = _image_spec(encoder.data_shape)
+    self.encode = tf.function(self._encode, input_signature=[images])
     if encoder.stochastic:
       self.encode_sample = tf.function(self._encode_sample, input_signature=[
-          _image_spec(), tf.TensorSpec([], tf.int64, name="seed")])
+          images, tf.TensorSpec([], tf.int64, name="seed")])
     if spec.has_categories:
-      self.classify = tf.function(self._classify, input_signature=[_image_spec()])
+      self.classify = tf.function(self._classify, input_signature=[images])
 
   def _encode(self, images, posterior_seed=None):
-    images = tf.ensure_shape(images, [None, *models.IMAGE_SHAPE])  # see DecoderModule._decode
+    # see DecoderModule._decode
+    images = tf.ensure_shape(images, [None, *self.encoder.data_shape])
     codes = self.encoder(images, posterior_seed=posterior_seed)
     if not self._spec.has_categories:
       return {"z": codes["z"]}
@@ -261,6 +266,9 @@ def describe(config: config_lib.Config, step: int, chosen: Optional[dict] = None
           "num_categories": config.num_categories, "decoder_input": spec.decoder_input,
           "label_aware": spec.label_aware, "has_categories": spec.has_categories,
           "posterior": config.posterior, "training_step": step,
+          # What `encode` takes and `decode` / `sample` return: one example's shape, values.
+          "data_shape": list(config.data_shape), "value_range": [0.0, 1.0],
+          "data_source": config.data_source, "architecture": config.architecture,
           "checkpoint": chosen or {"choice": "in_memory", "step": step},
           "config": json.loads(config.to_json())}
 
@@ -306,7 +314,7 @@ def _decoder_probes(spec, config):
 
 
 def _encoder_probes(spec, config):
-  images = np.random.default_rng(1).uniform(size=(4, *models.IMAGE_SHAPE)).astype(np.float32)
+  images = np.random.default_rng(1).uniform(size=(4, *config.data_shape)).astype(np.float32)
   probes = {"encode": {"images": images}}
   if config.posterior != "deterministic":
     probes["encode_sample"] = {"images": images, "seed": np.int64(7)}

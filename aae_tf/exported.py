@@ -11,6 +11,7 @@ from typing import Dict, Optional
 import numpy as np
 import tensorflow as tf
 
+from aae_tf import data
 from aae_tf import export
 from aae_tf import variants
 
@@ -41,6 +42,11 @@ class Exported:
     # older ones still had only the 10 digit classes.
     return int(self.info.get("num_categories",
                              self.info.get("config", {}).get("num_categories", 10)))
+
+  @property
+  def data_shape(self) -> tuple:
+    """One example's shape, as `encode` takes it (exports before it was recorded: MNIST)."""
+    return tuple(self.info.get("data_shape", (28, 28, 1)))
 
 
 # ---------------------------------------------------------------------- loading
@@ -87,9 +93,13 @@ def load_exported(export_dir: str, version: Optional[int] = None) -> Exported:
 # ------------------------------------------------------------ calling the models
 
 
-def _float_images(images: np.ndarray) -> np.ndarray:
-  """uint8 [N, 28, 28] -> float32 [N, 28, 28, 1] in [0, 1]."""
-  return (np.asarray(images, np.float32) / 255.0)[..., None]
+def _float_images(exported: "Exported", images: np.ndarray) -> np.ndarray:
+  """uint8 (0..255) or float (0..1) examples -> float32 [N, *data_shape] in [0, 1]
+  (grey [N, H, W] gains its channel axis)."""
+  images = data.to_unit_float(images)
+  if images.shape[1:] + (1,) == exported.data_shape:
+    images = images[..., None]
+  return images
 
 
 def encode(exported: Exported, images: np.ndarray, batch_size: int = ENCODE_BATCH,
@@ -100,7 +110,7 @@ def encode(exported: Exported, images: np.ndarray, batch_size: int = ENCODE_BATC
   {"labels": [N], "label_probs": [N, K]}.
   """
   signature = exported.encoder.signatures[signature_name]
-  parts = [signature(images=tf.constant(_float_images(images[i:i + batch_size])))
+  parts = [signature(images=tf.constant(_float_images(exported, images[i:i + batch_size])))
            for i in range(0, len(images), batch_size)]
   return {key: np.concatenate([p[key].numpy() for p in parts]) for key in parts[0]}
 

@@ -28,10 +28,11 @@ def train_dataset(images: np.ndarray, labels: np.ndarray, *, global_batch_size: 
                   seed: int, start_step: int = 0, num_replicas: int = 1,
                   first_replica: int = 0, replicas_here: int = 1,
                   what: str = "training examples") -> tf.data.Dataset:
-  """Endless per-replica batches of {"image": uint8 [b,28,28,1], "label": int32 [b]}.
+  """Endless per-replica batches of {"image": [b, *example shape], "label": int32 [b]}.
 
   Args:
-    images: uint8 [N, 28, 28].
+    images: uint8 (0..255) or float32 (0..1) examples [N, ...]; `unit_float` maps a
+      batch to [0, 1].
     labels: int [N].
     global_batch_size: batch over all replicas; must be divisible by num_replicas.
     seed: data-order seed.
@@ -46,7 +47,7 @@ def train_dataset(images: np.ndarray, labels: np.ndarray, *, global_batch_size: 
   if steps_per_epoch == 0:
     raise ValueError(f"batch size {global_batch_size} exceeds the {num_examples} {what}; "
                      "lower --batch_size")
-  images_t = tf.constant(images[..., None])
+  images_t = tf.constant(images)
   labels_t = tf.constant(np.asarray(labels, np.int32))
 
   def epoch_batches(epoch):
@@ -94,8 +95,15 @@ def distributed_train_dataset(strategy: tf.distribute.Strategy, images, labels, 
   return strategy.distribute_datasets_from_function(dataset_fn)
 
 
+def unit_float(images: tf.Tensor) -> tf.Tensor:
+  """float32 in [0, 1] from a batch of uint8 (0..255) or float (0..1) examples."""
+  if images.dtype == tf.uint8:
+    return tf.cast(images, tf.float32) / 255.0
+  return tf.cast(images, tf.float32)
+
+
 def eval_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int = 1000):
-  """Float images in [0, 1] with labels, in order, last batch kept."""
+  """Float examples in [0, 1] with labels, in order, last batch kept."""
   return tf.data.Dataset.from_tensor_slices(
-      (images[..., None].astype(np.float32) / 255.0, np.asarray(labels, np.int32))
-  ).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+      (images, np.asarray(labels, np.int32))
+  ).batch(batch_size).map(lambda x, y: (unit_float(x), y)).prefetch(tf.data.AUTOTUNE)

@@ -37,7 +37,7 @@ _SKIP = {"preset"}  # defined above with a real default
 
 def _define_config_flags() -> None:
   for field in dataclasses.fields(config_lib.Config):
-    if field.name in _SKIP:
+    if field.name in _SKIP or config_lib.is_derived(field):
       continue
     help_text = (f"{field.metadata['help']} Unset: the preset's value "
                  f"(base config: {field.default!r}).")
@@ -65,7 +65,8 @@ def config_from_flags() -> config_lib.Config:
   config = configs.get(FLAGS.preset)
   changes = {}
   for field in dataclasses.fields(config_lib.Config):
-    if field.name in _SKIP or FLAGS[field.name].value is None:
+    if (field.name in _SKIP or config_lib.is_derived(field)
+        or FLAGS[field.name].value is None):
       continue
     value = FLAGS[field.name].value
     if typing.get_origin(field.type) is tuple:

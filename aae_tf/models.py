@@ -10,24 +10,31 @@ compute dtype (bf16 matmuls on oneDNN, AVX512-BF16 or AMX, with fp32 weights).
 """
 
 import dataclasses
+import math
 from typing import Dict, Optional, Sequence
 
 import tensorflow as tf
 
+from aae_tf import conv
 from aae_tf import precision
 from aae_tf import rng
 
-IMAGE_SHAPE = (28, 28, 1)
-IMAGE_SIZE = 28 * 28
 #: q(z|x) choices of the paper's section 2.
 POSTERIORS = ("deterministic", "gaussian", "universal")
+#: mlp: every network an MLP on the flattened example (the paper's) | conv: encoder and
+#: decoder get convolutional layers next to the data (images only).
+ARCHITECTURES = ("mlp", "conv")
 _LOG_VAR_HEAD = "z_log_var"
 
 
 def _initializer(spec: str, seed: Sequence[int]):
-  """Returns `shape -> initial value` for an init spec (glorot_uniform | normal:<std>)."""
+  """Returns `shape -> initial value` for an init spec (glorot_uniform | normal:<std>).
+
+  Dense kernels are [in, out]; convolution kernels [k, k, in, out] (fans scaled by k*k).
+  """
   def glorot_uniform(shape):
-    limit = (6.0 / (shape[0] + shape[1])) ** 0.5
+    receptive = math.prod(shape[:-2])
+    limit = (6.0 / (receptive * (shape[-2] + shape[-1]))) ** 0.5
     return rng.uniform(shape, seed, -limit, limit)
 
   if spec == "glorot_uniform":
@@ -91,13 +98,21 @@ class Encoder(tf.Module):
   """
 
   def __init__(self, hidden, head_dims: Dict[str, int], *, init, seed, dropout,
-               compute_dtype, posterior="deterministic", noise_dim=0, name="encoder"):
+               compute_dtype, posterior="deterministic", noise_dim=0, data_shape=(28, 28, 1),
+               conv_channels=(), name="encoder"):
     super().__init__(name=name)
     if posterior not in POSTERIORS:
       raise ValueError(f"unknown posterior {posterior!r}; use one of {', '.join(POSTERIORS)}")
     self.posterior = posterior
     self.noise_dim = noise_dim if posterior == "universal" else 0
-    self.trunk = MLP(IMAGE_SIZE + self.noise_dim, hidden[:-1], hidden[-1], init=init,
+    self.data_shape = tuple(data_shape)
+    self.data_size = math.prod(data_shape)
+    # With conv_channels, convolutions read the image and the MLP trunk their features.
+    self.body = (conv.EncoderBody(data_shape, conv_channels,
+                                  lambda i: _initializer(init, (seed, 500 + i)), compute_dtype)
+                 if conv_channels else None)
+    features = self.body.out_dim if self.body else self.data_size
+    self.trunk = MLP(features + self.noise_dim, hidden[:-1], hidden[-1], init=init,
                      seed=seed, dropout=dropout, compute_dtype=compute_dtype, name="trunk")
     head_dims = dict(head_dims)
     if posterior == "gaussian":
@@ -110,7 +125,7 @@ class Encoder(tf.Module):
 
   def __call__(self, images, dropout_seed=None, posterior_seed=None) -> Dict[str, tf.Tensor]:
     """Returns each head's output; "y" is logits over categories, "z" the code."""
-    x = tf.reshape(images, [-1, IMAGE_SIZE])
+    x = self.body(images) if self.body else tf.reshape(images, [-1, self.data_size])
     if self.noise_dim:
       shape = [tf.shape(x)[0], self.noise_dim]
       eta = (tf.zeros(shape) if posterior_seed is None
@@ -137,18 +152,26 @@ def cluster_representation(z, category, cluster_heads):
 
 
 class Decoder(tf.Module):
-  """(z, category) -> pixel logits [N, 784], wired as the variant's `decoder_input` says.
+  """(z, category) -> logits [N, prod(data_shape)], wired as the variant's `decoder_input`
+  says.
 
   `category` is a [N, K] distribution over categories: a one-hot label (supervised,
   and every exported `decode` with labels) or the encoder's q(y|x) (in training).
   """
 
   def __init__(self, mode: str, latent_dim: int, num_categories: int, hidden, *, init,
-               seed, dropout, compute_dtype):
+               seed, dropout, compute_dtype, data_shape=(28, 28, 1), conv_channels=()):
     super().__init__(name="decoder")
     self.mode = mode
+    self.data_shape = tuple(data_shape)
     in_dim = latent_dim + (num_categories if mode in ("label+z", "y+z") else 0)
-    self.mlp = MLP(in_dim, hidden, IMAGE_SIZE, init=init, seed=seed, dropout=dropout,
+    # With conv_channels, the MLP's output is the smallest feature map, which
+    # transposed convolutions grow back to the image.
+    self.head = (conv.DecoderHead(data_shape, conv_channels,
+                                  lambda i: _initializer(init, (seed, 600 + i)), compute_dtype)
+                 if conv_channels else None)
+    out_dim = self.head.in_dim if self.head else math.prod(data_shape)
+    self.mlp = MLP(in_dim, hidden, out_dim, init=init, seed=seed, dropout=dropout,
                    compute_dtype=compute_dtype, name="mlp")
     if mode == "cluster_heads+z":
       # W_c: one learned point per category in the representation space (paper §7).
@@ -164,7 +187,8 @@ class Decoder(tf.Module):
     return tf.concat([category, z], axis=1)
 
   def __call__(self, z, category=None, dropout_seed=None):
-    return self.mlp(self.representation(z, category), dropout_seed)
+    out = self.mlp(self.representation(z, category), dropout_seed)
+    return self.head(tf.nn.relu(out)) if self.head else out
 
 
 @dataclasses.dataclass
@@ -184,12 +208,15 @@ def build_networks(config, spec) -> Networks:
   """Builds encoder, decoder and one discriminator per adversary of `spec`."""
   compute_dtype = precision.compute_dtype(config.precision)
   common = dict(init=config.weight_init, compute_dtype=compute_dtype)
+  data = dict(data_shape=tuple(config.data_shape),
+              conv_channels=tuple(config.conv_channels) if config.architecture == "conv"
+              else ())
   encoder = Encoder(config.encoder_hidden, spec.head_dims(config), seed=config.seed,
                     dropout=config.encoder_dropout, posterior=config.posterior,
-                    noise_dim=config.posterior_noise_dim, **common)
+                    noise_dim=config.posterior_noise_dim, **common, **data)
   decoder = Decoder(spec.decoder_input, config.latent_dim, config.num_categories,
                     config.decoder_hidden, seed=config.seed + 1,
-                    dropout=config.decoder_dropout, **common)
+                    dropout=config.decoder_dropout, **common, **data)
   discriminators = {
       adversary.name: MLP(spec.adversary_input_dim(adversary, config),
                           config.discriminator_hidden, 1,

@@ -31,6 +31,7 @@ import tensorflow as tf
 
 from aae_tf import atomic
 from aae_tf import checkpoints
+from aae_tf import data
 from aae_tf import digit_classifier
 from aae_tf import metrics
 
@@ -74,8 +75,8 @@ def metric_for(spec, num_categories: int, num_classes: int) -> Metric:
 
 
 def _batched(fn, images):
-  """fn over float [0, 1] batches of uint8 `images`; dict outputs concatenated."""
-  parts = [fn(tf.constant(np.asarray(images[i:i + BATCH], np.float32)[..., None] / 255.0))
+  """fn over float [0, 1] batches of `images`; dict outputs concatenated."""
+  parts = [fn(tf.constant(data.to_unit_float(images[i:i + BATCH])))
            for i in range(0, len(images), BATCH)]
   return {key: np.concatenate([p[key].numpy() for p in parts]) for key in parts[0]}
 
@@ -122,7 +123,7 @@ class Validator:
   def _validation_parzen_ll(self):
     samples = self.decoder.sample(tf.constant(PARZEN_SAMPLES),
                                   tf.constant(VALIDATION_SEED, tf.int64))["images"].numpy()
-    subset = np.asarray(self.images[:PARZEN_IMAGES], np.float32) / 255.0
+    subset = data.to_unit_float(self.images[:PARZEN_IMAGES])
     _, scores = metrics.choose_parzen_sigma(samples.reshape(len(samples), -1),
                                             subset.reshape(len(subset), -1))
     return max(scores.values())

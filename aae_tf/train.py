@@ -158,8 +158,32 @@ def _check_resume(config, workdir: str) -> None:
         "figure and validation cadence, and runtime settings")
 
 
+def _fit_to_data(config, splits):
+  """The config with the data's shape, source and validation size filled in; flag values
+  that only the data can refute are refused here, before anything is built."""
+  spec = variants.spec_for(config)
+  if spec.labels != "none":
+    if not splits.num_classes:
+      raise config_lib.ConfigError(
+          f"--variant={config.variant} trains on labels, but {splits.source} has none; use "
+          "labelled data (class subfolders, y_train, a ClassLabel feature) or an "
+          "unsupervised preset")
+    if config.num_categories != splits.num_classes:
+      raise config_lib.ConfigError(
+          f"--variant={config.variant} uses the data's labels and the data has "
+          f"{splits.num_classes} classes: set --num_categories={splits.num_classes} "
+          f"(got {config.num_categories})")
+  if config.architecture == "conv" and len(splits.shape) != 3:
+    raise config_lib.ConfigError(
+        f"--architecture=conv needs images [H, W, C]; {splits.source} holds vectors of "
+        f"{splits.shape[0]} values: use --architecture=mlp")
+  config = config.replace(data_shape=splits.shape, data_source=splits.source,
+                          validation_size=len(splits.validation.labels))
+  _check_fits_data(config, splits)
+  return config
+
+
 def _check_fits_data(config, splits) -> None:
-  """Flag values that only the data can refute, checked before anything is built."""
   train_size = len(splits.train.labels)
   if config.batch_size > train_size:
     raise config_lib.ConfigError(
@@ -168,7 +192,8 @@ def _check_fits_data(config, splits) -> None:
         "smaller batch or more data")
   if variants.spec_for(config).labels == "subset" and config.num_labels > 0:
     try:
-      data.labelled_indices(splits.train.labels, config.num_labels, config.label_seed)
+      data.labelled_indices(splits.train.labels, config.num_labels, config.label_seed,
+                            splits.num_classes)
     except ValueError as e:
       raise config_lib.ConfigError(f"--num_labels={config.num_labels}: {e}") from None
 
@@ -211,7 +236,8 @@ class _Figures:
     grid = figures.save_image_grid(samples, paths["samples"], rows=self.rows, cols=10)
     figures.save_scatter(codes, self.splits.test.labels, paths["latent"],
                          title=f"test codes at step {step}"
-                         + (" (first 2 principal components)" if codes.shape[1] > 2 else ""))
+                         + (" (first 2 principal components)" if codes.shape[1] > 2 else ""),
+                         class_names=self.splits.class_names or None)
     return dict(paths, grid=grid)
 
 
@@ -224,7 +250,8 @@ def _training_labels(spec, config, splits, log):
   images, labels = splits.train.images, splits.train.labels.astype(np.int32)
   if spec.labels != "subset":
     return labels, None
-  chosen = data.labelled_indices(labels, config.num_labels, config.label_seed)
+  chosen = data.labelled_indices(labels, config.num_labels, config.label_seed,
+                                 splits.num_classes)
   log(f"labels: {len(chosen)} of {len(labels)} training images labelled "
       f"(class-balanced, --label_seed={config.label_seed})")
   if spec.supervised_phase:
@@ -311,7 +338,7 @@ def _make_validation(trainer, splits, drawer, checkpointer, workdir, writer, log
     log("validation: off (--validation_size=0); export takes the latest checkpoint")
     return None
   validator = selection.Validator(drawer.encoder, drawer.decoder, trainer.spec, config,
-                                  splits, data.NUM_CLASSES, log)
+                                  splits, splits.num_classes, log)
   best = selection.BestCheckpoint(checkpointer.checkpoint, workdir, validator.metric)
   return _Validation(validator, best, workdir, writer, log)
 
@@ -359,7 +386,8 @@ def _train_loop(trainer, iterator, schedule, progress, checkpointer, writer, dra
     if chief and (schedule.at(step, schedule.figures) or step == schedule.total):
       paths = drawer.write(figure_dir, step, f"{step:08d}")
       with writer.as_default(step=step):
-        tf.summary.image("samples", np.asarray(paths["grid"])[None, ..., None])
+        grid = np.asarray(paths["grid"])
+        tf.summary.image("samples", (grid if grid.ndim == 3 else grid[..., None])[None])
       log(f"figures: {paths['samples']}, {paths['latent']}")
     if stop.received is not None:
       checkpointer.save(step)
@@ -381,15 +409,11 @@ def run(config: config_lib.Config, workdir: str,
   strategy = strategy or distribute.make_strategy(config.strategy, config.cpu_replicas)
   config_lib.validate(config, num_replicas=strategy.num_replicas_in_sync)
   chief = distribute.is_chief(strategy)
-  _check_resume(config, workdir)
 
-  splits = data.load_splits(config.dataset, config.data_dir,
-                            validation_size=config.validation_size,
-                            allow_download=config.allow_download, logger=log)
-  log(f"data: {config.dataset} from {splits.source} — train {len(splits.train.labels)}, "
-      f"validation {len(splits.validation.labels)}, test {len(splits.test.labels)}")
+  splits = data.load_for_config(config, logger=log)
+  config = _fit_to_data(config, splits)
+  _check_resume(config, workdir)
   log("precision: %s (%s)" % precision.resolve(config.precision))
-  _check_fits_data(config, splits)
   # Only now, with every check passed, does the run create its workdir.
   _check_workdir(workdir)
   steps_per_epoch = len(splits.train.labels) // config.batch_size

@@ -18,6 +18,7 @@ from typing import Dict, List
 import numpy as np
 import tensorflow as tf
 
+from aae_tf import input_pipeline
 from aae_tf import losses
 from aae_tf import models
 from aae_tf import optimizers
@@ -154,7 +155,7 @@ class Trainer(tf.Module):
 
   def _replica_step(self, batch) -> Dict[str, tf.Tensor]:
     """One batch on one replica: all phases. Returns this replica's metric shares."""
-    images = tf.cast(batch["image"], tf.float32) / 255.0
+    images = input_pipeline.unit_float(batch["image"])
     labels = batch["label"]  # -1 where the example counts as unlabelled
     replica = tf.distribute.get_replica_context()
     replica_id = tf.cast(replica.replica_id_in_sync_group, tf.int64)
@@ -171,7 +172,7 @@ class Trainer(tf.Module):
     metrics.update(self._regularisation_phase(encoder_input, labels, replica, replica_id,
                                               seed_for))
     if self.spec.supervised_phase:
-      labelled = tf.cast(batch["labelled_image"], tf.float32) / 255.0
+      labelled = input_pipeline.unit_float(batch["labelled_image"])
       metrics.update(self._supervised_phase(
           self._noisy(labelled, self.config.input_noise_std, seed_for(_INPUT_NOISE + 100)),
           batch["labelled_label"], seed_for(_SUPERVISED_DROPOUT),

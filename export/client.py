@@ -1,7 +1,8 @@
 """Client example for the exported AAE models served by TF Serving.
 
 Asks the decoder for samples from the prior (`sample`), writes them as a PNG grid,
-then sends the same images to the encoder (`encode`) and prints their codes.
+then sends the same images to the encoder (`encode`) and prints their codes. Any
+export's data shape works: images [H, W, C] (C = 1 grey or 3 colour) or vectors [D].
 
   python export/client.py --host=localhost --num_samples=16 --seed=0 --out=samples.png
   python export/client.py --transport=grpc          # needs `pip install tensorflow-serving-api`
@@ -27,10 +28,17 @@ import numpy as np
 
 DECODER_MODEL = "aae_decoder"
 ENCODER_MODEL = "aae_encoder"
-IMAGE_SHAPE = (28, 28, 1)
+#: The data shape of exports whose aae_config.json has no "data_shape" (MNIST).
+LEGACY_DATA_SHAPE = (28, 28, 1)
+#: The range the models were trained on (aae_config.json "value_range").
+VALUE_RANGE = (0.0, 1.0)
 
 # The serving contract: signature -> model, inputs (name -> (dtype, shape)) and output
-# keys. `None` is a free dimension (batch, or the model's latent_dim).
+# keys. `None` is a free dimension (batch, or the model's latent_dim). A trailing `...`
+# stands for the export's data_shape, one or more fixed dimensions: (H, W, C) for
+# images (C = 1 or 3), (D,) for vectors; "data_shape" in the export's aae_config.json,
+# LEGACY_DATA_SHAPE when absent. So `encode` takes f32[None, *data_shape], and `decode`
+# and `sample` return images f32[None, *data_shape].
 SIGNATURES = {
     "sample": {"model": DECODER_MODEL,
                "inputs": {"num_samples": ("int32", ()), "seed": ("int64", ())},
@@ -39,7 +47,7 @@ SIGNATURES = {
                "inputs": {"z": ("float32", (None, None))},
                "outputs": ("images",)},
     "encode": {"model": ENCODER_MODEL,
-               "inputs": {"images": ("float32", (None, *IMAGE_SHAPE))},
+               "inputs": {"images": ("float32", (None, ...))},  # [batch, *data_shape]
                "outputs": ("z",)},
 }
 
@@ -57,17 +65,64 @@ def _check_int(name: str, value, low: int, high: int) -> int:
   return int(value)
 
 
-def _as_images(images) -> np.ndarray:
-  """float32 [N, 28, 28, 1] in [0, 1]; accepts [N, 28, 28] and uint8 pixels (0..255)."""
+def data_shape_from_config(asset: dict) -> tuple:
+  """The data shape an export's aae_config.json declares (LEGACY_DATA_SHAPE if none)."""
+  return _check_data_shape(asset.get("data_shape", LEGACY_DATA_SHAPE))
+
+
+def _check_data_shape(data_shape) -> tuple:
+  shape = tuple(data_shape)
+  if not shape or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool)
+                          and d > 0 for d in shape):
+    raise ValueError(f"data_shape must be one or more positive integers, got {data_shape!r}")
+  return tuple(int(d) for d in shape)
+
+
+def _as_images(images, data_shape: Optional[Sequence[int]] = None) -> np.ndarray:
+  """float32 [N, *data_shape] in [0, 1], checked: what `encode` takes.
+
+  data_shape: the export's per-example shape, (H, W, C) or (D,) (see
+    `data_shape_from_config`); None accepts any per-example shape of one or more
+    dimensions. A grey batch [N, H, W] gets its channel axis when data_shape is
+    (H, W, 1), or when data_shape is None.
+  uint8 pixels (0..255) are scaled by 1/255; other numbers must be finite and in [0, 1].
+
+  Raises:
+    ValueError: the shape differs from [N, *data_shape], or (data_shape None) there is
+      no per-example dimension; the values are not finite or outside [0, 1].
+  """
   array = np.asarray(images)
-  if array.ndim == 3:
-    array = array[..., None]
-  if array.ndim != 4 or array.shape[1:] != IMAGE_SHAPE:
-    raise ValueError(f"images must have shape [N, 28, 28, 1] (or [N, 28, 28]), "
-                     f"got {list(np.shape(images))}")
+  given = list(array.shape)
+  if data_shape is None:
+    if array.ndim < 2:
+      raise ValueError(f"images must have shape [N, *data_shape] with data_shape of "
+                       f"one or more dimensions, got {given}")
+    if array.ndim == 3:  # [N, H, W] grey
+      array = array[..., None]
+  else:
+    expected = _check_data_shape(data_shape)
+    if (len(expected) == 3 and expected[2] == 1 and array.ndim == 3
+        and array.shape[1:] == expected[:2]):
+      array = array[..., None]
+    if array.shape[1:] != expected:
+      grey = (f" (or [N, {expected[0]}, {expected[1]}])"
+              if len(expected) == 3 and expected[2] == 1 else "")
+      raise ValueError(f"images must have shape [N, {', '.join(map(str, expected))}]"
+                       f"{grey} for data_shape {expected}, got {given}")
   if array.dtype == np.uint8:
     return array.astype(np.float32) / 255.0
-  return array.astype(np.float32)
+  if array.dtype.kind not in "biuf":
+    raise ValueError(f"images must be numbers, got dtype {array.dtype}")
+  array = array.astype(np.float32)
+  bad = np.count_nonzero(~np.isfinite(array))
+  if bad:
+    raise ValueError(f"images must be finite, got {bad} NaN or infinite value(s)")
+  low, high = VALUE_RANGE
+  if array.size and (array.min() < low or array.max() > high):
+    raise ValueError(f"images must be in [{low:g}, {high:g}] (the range the models were "
+                     f"trained on; uint8 pixels are scaled by 1/255), got values in "
+                     f"[{array.min():g}, {array.max():g}]")
+  return array
 
 
 def _as_codes(z) -> np.ndarray:
@@ -84,9 +139,14 @@ def rest_sample_request(num_samples: int, seed: int) -> dict:
                      "seed": _check_int("seed", seed, -2**63, 2**63 - 1)}}
 
 
-def rest_encode_request(images: np.ndarray) -> dict:
-  """JSON body of a REST `encode` request; images as nested lists [N, 28, 28, 1]."""
-  return {"signature_name": "encode", "inputs": {"images": _as_images(images).tolist()}}
+def rest_encode_request(images: np.ndarray,
+                        data_shape: Optional[Sequence[int]] = None) -> dict:
+  """JSON body of a REST `encode` request; images as nested lists [N, *data_shape].
+
+  Checked and converted as `_as_images` describes (data_shape None: any shape).
+  """
+  images = _as_images(images, data_shape)
+  return {"signature_name": "encode", "inputs": {"images": images.tolist()}}
 
 
 def rest_decode_request(z) -> dict:
@@ -192,9 +252,10 @@ def grpc_sample_request(num_samples: int, seed: int, model_name: str = DECODER_M
       "num_samples": np.int32(body["num_samples"]), "seed": np.int64(body["seed"])})
 
 
-def grpc_encode_request(images: np.ndarray, model_name: str = ENCODER_MODEL):
-  """A `predict_pb2.PredictRequest` for `encode`: images DT_FLOAT [N, 28, 28, 1]."""
-  return _grpc_request(model_name, "encode", {"images": _as_images(images)})
+def grpc_encode_request(images: np.ndarray, model_name: str = ENCODER_MODEL,
+                        data_shape: Optional[Sequence[int]] = None):
+  """A `predict_pb2.PredictRequest` for `encode`: images DT_FLOAT [N, *data_shape]."""
+  return _grpc_request(model_name, "encode", {"images": _as_images(images, data_shape)})
 
 
 def grpc_decode_request(z, model_name: str = DECODER_MODEL):
@@ -221,21 +282,50 @@ def grpc_predict(host: str, port: int, request, timeout: float = 30.0
 # --- the example ----------------------------------------------------------------------
 
 
+def _tiles(images) -> np.ndarray:
+  """[N, H, W, C] tiles (C = 1 or 3) of grey, colour or vector examples."""
+  array = np.asarray(images, np.float32)
+  if array.ndim == 2:  # [N, D] vectors: h x w tiles, h = floor(sqrt(D)), padded white
+    size = array.shape[1]
+    if size == 0:
+      raise ValueError("cannot draw vectors of length 0")
+    h = math.isqrt(size)
+    w = math.ceil(size / h)
+    padded = np.ones((len(array), h * w), np.float32)
+    padded[:, :size] = array
+    return padded.reshape(-1, h, w, 1)
+  if array.ndim == 3:  # [N, H, W] grey
+    return array[..., None]
+  if array.ndim == 4 and array.shape[3] in (1, 3):
+    return array
+  raise ValueError("save_grid draws [N, H, W] or [N, H, W, 1] grey, [N, H, W, 3] colour "
+                   f"or [N, D] vector examples, got shape {list(array.shape)}")
+
+
 def save_grid(images: np.ndarray, path: str, scale: int = 2) -> None:
-  """Tiles [N, 28, 28, 1] images in [0, 1] into a near-square grey PNG (Pillow)."""
+  """Tiles examples with values in [0, 1] into a near-square PNG (Pillow, no TensorFlow).
+
+  [N, H, W] and [N, H, W, 1] make a grey PNG, [N, H, W, 3] an RGB one; vectors [N, D]
+  are drawn as grey h x w tiles (h = floor(sqrt(D)), w = ceil(D / h), padded white).
+  """
   from PIL import Image  # pylint: disable=g-import-not-at-top
 
-  images = np.asarray(images, np.float32).reshape(-1, 28, 28)
-  if len(images) == 0:
+  tiles = _tiles(images)
+  if len(tiles) == 0:
     raise ValueError("no images to save")
-  cols = math.ceil(math.sqrt(len(images)))
-  rows = math.ceil(len(images) / cols)
+  n, h, w, channels = tiles.shape
+  cols = math.ceil(math.sqrt(n))
+  rows = math.ceil(n / cols)
   pad = 2
-  canvas = np.ones((rows * (28 + pad) + pad, cols * (28 + pad) + pad), np.float32)
-  for k, image in enumerate(images):
-    top, left = pad + (k // cols) * (28 + pad), pad + (k % cols) * (28 + pad)
-    canvas[top:top + 28, left:left + 28] = image
-  grid = Image.fromarray((np.clip(canvas, 0, 1) * 255).round().astype(np.uint8), "L")
+  canvas = np.ones((rows * (h + pad) + pad, cols * (w + pad) + pad, channels), np.float32)
+  for k, tile in enumerate(tiles):
+    top, left = pad + (k // cols) * (h + pad), pad + (k % cols) * (w + pad)
+    canvas[top:top + h, left:left + w] = tile
+  pixels = (np.clip(np.nan_to_num(canvas), 0, 1) * 255).round().astype(np.uint8)
+  if channels == 1:
+    grid = Image.fromarray(pixels[..., 0], "L")
+  else:
+    grid = Image.fromarray(pixels, "RGB")
   grid.resize((grid.width * scale, grid.height * scale), Image.NEAREST).save(path)
 
 
@@ -278,10 +368,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     save_grid(images, args.out)
     print(f"sample: {images.shape[0]} images {list(images.shape[1:])}, "
           f"z {list(z.shape)} -> {args.out}")
+    data_shape = images.shape[1:]  # the export's data_shape, whatever it is
     if args.transport == "rest":
-      codes = _predict_rest(args, rest_encode_request(images))["z"]
+      codes = _predict_rest(args, rest_encode_request(images, data_shape))["z"]
     else:
-      codes = _predict_grpc(args, grpc_encode_request(images))["z"]
+      codes = _predict_grpc(args, grpc_encode_request(images, data_shape=data_shape))["z"]
   except (RuntimeError, ImportError, ValueError) as e:
     print(f"error: {e}", file=sys.stderr)
     return 1

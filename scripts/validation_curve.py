@@ -34,14 +34,12 @@ from aae_tf import variants  # noqa: E402
 def curve(workdir: str, log=print) -> dict:
   """{metric, higher_is_better, points: [[step, value], ...]} over the kept checkpoints."""
   config = export.load_config(workdir)
-  splits = data.load_splits(config.dataset, config.data_dir,
-                            validation_size=config.validation_size,
-                            allow_download=False, logger=lambda _: None)
+  splits = data.load_for_config(config.replace(allow_download=False), logger=lambda _: None)
   spec = variants.spec_for(config)
   networks = models.build_networks(config.replace(precision="float32"), spec)
   decoder = export.DecoderModule(networks.decoder, priors.make_prior(config), spec, config)
   encoder = export.EncoderModule(networks.encoder, networks.decoder, spec)
-  validator = selection.Validator(encoder, decoder, spec, config, splits, data.NUM_CLASSES,
+  validator = selection.Validator(encoder, decoder, spec, config, splits, splits.num_classes,
                                   log=log)
   saved = tf.train.Checkpoint(encoder=networks.encoder, decoder=networks.decoder)
   points = []

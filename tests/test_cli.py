@@ -161,7 +161,8 @@ def test_smoke_run_writes_resolved_config_with_flag_overrides(smoke_run, root):
   assert config.latent_dim == 3
   assert config == configs.get("smoke").replace(
       data_dir=root.data_dir, validation_size=10, batch_size=10, latent_dim=3,
-      export_dir=smoke_run.export_dir, **FLAGFILE_VALUES)
+      export_dir=smoke_run.export_dir, data_source=f"IDX files in {root.data_dir}",
+      **FLAGFILE_VALUES)
 
 
 def test_smoke_run_checkpoints(smoke_run):

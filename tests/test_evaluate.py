@@ -221,7 +221,7 @@ def splits():
     images, labels = helpers.synthetic_mnist_arrays(num, seed)
     return data.Split(images, labels.astype(np.int32))
   return data.DataSplits(train=split(400, 10), validation=split(60, 11), test=split(80, 12),
-                         source="synthetic")
+                         source="synthetic", class_names=tuple("0123456789"))
 
 
 def _fake_export(variant, splits, num_categories=10, cluster_of=None, shift=0):
@@ -236,7 +236,7 @@ def _fake_export(variant, splits, num_categories=10, cluster_of=None, shift=0):
   cluster_of = np.arange(10) if cluster_of is None else cluster_of
 
   def images_of(classes):
-    return tf.constant(np.stack([pool[c % 10][0] for c in classes])[..., None] / 255.0,
+    return tf.constant(np.stack([pool[c % 10][0] for c in classes]) / 255.0,
                        tf.float32)
 
   def encode(images):
@@ -292,11 +292,13 @@ def test_which_metrics_apply_to_which_variant():
   assert set(expected) == set(variants.VARIANTS)
   for name, flags in expected.items():
     exported = types.SimpleNamespace(spec=variants.get_variant(name), num_categories=10)
-    got = evaluate.applicable(exported)
+    got = evaluate.applicable(exported, num_classes=10)
     assert (got["classification"], got["clustering"], got["style"]) == flags, name
+    # Unlabelled data: nothing to classify, cluster against or judge style by.
+    assert not any(evaluate.applicable(exported, num_classes=0).values()), name
   clustering_k16 = types.SimpleNamespace(spec=variants.get_variant("semi_supervised"),
                                          num_categories=16)
-  assert evaluate.applicable(clustering_k16)["clustering"]
+  assert evaluate.applicable(clustering_k16, num_classes=10)["clustering"]
 
 
 def test_evaluate_oracle_clustering(splits):

@@ -1,0 +1,103 @@
+"""What every data source returns, and the checks every source's arrays pass."""
+
+import dataclasses
+import os
+import socket
+import threading
+from typing import Optional, Tuple
+
+import numpy as np
+
+from aae_tf.errors import DataError
+
+NETWORK_TIMEOUT_S = 3.0
+#: Channels an image may have: grey or RGB (what the figures and the PNG grids draw).
+IMAGE_CHANNELS = (1, 3)
+
+
+@dataclasses.dataclass(frozen=True)
+class RawData:
+  """A source's examples before splitting.
+
+  Images are uint8 (0..255) or float32 (0..1) arrays [N, H, W], [N, H, W, C] or, for
+  plain vectors, [N, D]. Labels are int [N] in 0..K-1, or None (unlabelled). A source
+  without a test split leaves `test_images` None: one is carved from the training set.
+  """
+  train_images: np.ndarray
+  train_labels: Optional[np.ndarray]
+  test_images: Optional[np.ndarray]
+  test_labels: Optional[np.ndarray]
+  source: str
+  class_names: Optional[Tuple[str, ...]] = None
+
+
+def listing(directory: str, limit: int = 8) -> str:
+  """A short listing of `directory` for error messages."""
+  try:
+    names = sorted(os.listdir(directory))
+  except OSError:
+    return "nothing readable"
+  if not names:
+    return "nothing"
+  more = f", ... ({len(names)} entries)" if len(names) > limit else ""
+  return ", ".join(names[:limit]) + more
+
+
+def check_examples(images: np.ndarray, what: str) -> np.ndarray:
+  """The array itself if it is usable data; else a DataError naming `what` and the fix."""
+  images = np.asarray(images)
+  if images.ndim not in (2, 3, 4) or len(images) == 0:
+    raise DataError(f"{what}: expected images [N, H, W] or [N, H, W, C], or vectors "
+                    f"[N, D], with N > 0; got shape {list(images.shape)}")
+  if images.ndim == 4 and images.shape[-1] not in IMAGE_CHANNELS:
+    raise DataError(f"{what}: images have {images.shape[-1]} channels; use 1 (grey) or "
+                    "3 (RGB)")
+  if images.dtype == np.uint8:
+    return images
+  if images.dtype.kind != "f":
+    raise DataError(f"{what}: values are {images.dtype}; give uint8 (0..255) or floats "
+                    "in [0, 1]")
+  images = images.astype(np.float32, copy=False)
+  if not np.all(np.isfinite(images)):
+    raise DataError(f"{what}: {int(np.sum(~np.isfinite(images)))} values are NaN or "
+                    "infinite")
+  low, high = float(images.min()), float(images.max())
+  if low < 0.0 or high > 1.0:
+    raise DataError(f"{what}: float values span [{low:.4g}, {high:.4g}]; scale them to "
+                    "[0, 1] (the decoder's sigmoid output range), or give uint8 0..255")
+  return images
+
+
+def check_labels(labels, count: int, what: str) -> np.ndarray:
+  """int32 labels [count] >= 0, or a DataError naming `what`."""
+  labels = np.asarray(labels)
+  if labels.ndim != 1 or labels.dtype.kind not in "ui":
+    raise DataError(f"{what}: expected 1-D integer class ids, got {labels.dtype} "
+                    f"{list(labels.shape)}")
+  if len(labels) != count:
+    raise DataError(f"{what}: {len(labels)} labels for {count} examples")
+  if len(labels) and labels.min() < 0:
+    raise DataError(f"{what}: label {int(labels.min())} is negative; class ids are 0..K-1")
+  return labels.astype(np.int32)
+
+
+def download_host_reachable(host, port, timeout=NETWORK_TIMEOUT_S):
+  """True if a TCP connection to host:port succeeds within `timeout` s.
+
+  The probe runs in a daemon thread because DNS resolution ignores socket
+  timeouts; an answer that comes too late counts as unreachable.
+  """
+  result = []
+
+  def probe():
+    try:
+      with socket.create_connection((host, port), timeout=timeout):
+        result.append(True)
+    except Exception:  # pylint: disable=broad-except
+      # Any failure means "unreachable"; never let the thread crash.
+      result.append(False)
+
+  thread = threading.Thread(target=probe, daemon=True)
+  thread.start()
+  thread.join(timeout)
+  return bool(result) and result[0]

@@ -1,0 +1,176 @@
+"""The data sources one by one: what each accepts, and the one line each gives for what
+it cannot use. Generated files in tmp_path; no TensorFlow, no network."""
+
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from aae_tf import configs
+from aae_tf import data
+from aae_tf import train
+from aae_tf.data import DataError, load_splits
+from aae_tf.errors import ConfigError
+
+
+def _png(path, array, mode=None):
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  Image.fromarray(np.asarray(array, np.uint8), mode).save(path)
+
+
+def _grey_folder(root, classes=("a", "b"), per_class=8, size=(10, 12)):
+  rng = np.random.default_rng(0)
+  for name in classes:
+    for i in range(per_class):
+      _png(root / name / f"{i}.png", rng.integers(0, 256, size))
+  return root
+
+
+# ------------------------------------------------------------------------- npz
+
+
+def test_npz_images_labels_and_test_split(tmp_path):
+  path = tmp_path / "d.npz"
+  x = np.random.default_rng(0).integers(0, 256, (70, 8, 8), dtype=np.uint8)
+  np.savez(path, x_train=x, y_train=np.arange(70) % 5,
+           x_test=x[:20], y_test=np.arange(20) % 5)
+  splits = load_splits(f"npz:{path}", validation_size=10, logger=lambda _: None)
+  assert splits.shape == (8, 8, 1) and splits.num_classes == 5
+  assert len(splits.train.labels) == 60 and len(splits.test.labels) == 20
+  assert splits.train.images.dtype == np.uint8
+
+
+def test_npz_vectors_without_test_get_a_carved_one(tmp_path):
+  path = tmp_path / "v.npz"
+  np.savez(path, x_train=np.random.default_rng(0).uniform(size=(70, 5)).astype(np.float64))
+  splits = load_splits(f"npz:{path}", logger=lambda _: None)
+  assert splits.shape == (5,) and splits.num_classes == 0
+  assert len(splits.test.labels) == 10                      # 70 / 7
+  assert len(splits.validation.labels) == 10                # a sixth of the remaining 60
+  assert splits.train.images.dtype == np.float32
+  assert (splits.train.labels == -1).all()
+  again = load_splits(f"npz:{path}", logger=lambda _: None)  # carving is fixed
+  np.testing.assert_array_equal(again.test.images, splits.test.images)
+
+
+@pytest.mark.parametrize("arrays,message", [
+    ({"y_train": np.zeros(3)}, r"no x_train array \(found: y_train\)"),
+    ({"x_train": np.full((4, 3), 2.0)}, r"float values span \[2, 2\]; scale them to \[0, 1\]"),
+    ({"x_train": np.full((4, 3), np.nan)}, "12 values are NaN or infinite"),
+    ({"x_train": np.zeros((4, 3), np.int64)}, r"values are int64; give uint8 \(0..255\)"),
+    ({"x_train": np.zeros((4, 3, 3, 2), np.uint8)}, "images have 2 channels"),
+    ({"x_train": np.zeros((4, 3), np.uint8), "y_train": np.zeros(5, int)}, "5 labels for 4"),
+    ({"x_train": np.zeros((4, 3), np.uint8), "y_train": -np.ones(4, int)}, "is negative"),
+    ({"x_train": np.zeros((4, 3), np.uint8), "x_test": np.zeros((4, 2), np.uint8)},
+     r"x_test is uint8 \[2\] per example but x_train is uint8 \[3\]"),
+    ({"x_train": np.zeros((4, 3), np.uint8), "pixels": np.zeros(3)}, r"unknown arrays \['pixels'\]"),
+])
+def test_npz_errors_name_the_file_and_the_problem(tmp_path, arrays, message):
+  path = tmp_path / "bad.npz"
+  np.savez(path, **arrays)
+  with pytest.raises(DataError, match=message) as e:
+    load_splits(f"npz:{path}", logger=lambda _: None)
+  assert str(path) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_npz_missing_or_corrupt_file(tmp_path):
+  with pytest.raises(DataError, match="no such file"):
+    load_splits(f"npz:{tmp_path}/none.npz")
+  (tmp_path / "broken.npz").write_bytes(b"PK\x03\x04 not really a zip")
+  with pytest.raises(DataError, match="not a readable .npz archive"):
+    load_splits(f"npz:{tmp_path}/broken.npz")
+
+
+# ---------------------------------------------------------------------- folder
+
+
+def test_folder_classes_grey_auto(tmp_path):
+  splits = load_splits(f"folder:{_grey_folder(tmp_path / 'f')}", validation_size=2,
+                       logger=lambda _: None)
+  assert splits.shape == (10, 12, 1)            # H, W from the files; grey kept grey
+  assert splits.class_names == ("a", "b")
+  assert "(grayscale)" in splits.source
+
+
+def test_folder_rgb_files_with_grey_content_stay_grey_and_colour_is_kept(tmp_path):
+  grey = np.full((6, 6, 3), 90, np.uint8)
+  for i in range(7):
+    _png(tmp_path / "g" / f"{i}.png", grey)
+  assert load_splits(f"folder:{tmp_path / 'g'}", logger=lambda _: None).shape == (6, 6, 1)
+  coloured = grey.copy()
+  coloured[0, 0] = (255, 0, 0)
+  _png(tmp_path / "g" / "red.png", coloured)
+  splits = load_splits(f"folder:{tmp_path / 'g'}", logger=lambda _: None)
+  assert splits.shape == (6, 6, 3) and splits.num_classes == 0   # flat: unlabelled
+  forced = load_splits(f"folder:{tmp_path / 'g'}", color="grayscale", logger=lambda _: None)
+  assert forced.shape == (6, 6, 1)
+
+
+def test_folder_train_test_layout(tmp_path):
+  _grey_folder(tmp_path / "f" / "train")
+  _grey_folder(tmp_path / "f" / "test", per_class=3)
+  splits = load_splits(f"folder:{tmp_path / 'f'}", validation_size=4, logger=lambda _: None)
+  assert len(splits.test.labels) == 6 and len(splits.train.labels) == 12
+  assert sorted(set(splits.test.labels.tolist())) == [0, 1]
+
+
+def test_folder_sizes_must_agree_unless_resized(tmp_path):
+  root = _grey_folder(tmp_path / "f")
+  _png(root / "a" / "big.png", np.zeros((20, 20)))
+  with pytest.raises(DataError, match=r"big.png is 20x20 but .* is 12x10; pass --image_size"):
+    load_splits(f"folder:{root}")
+  splits = load_splits(f"folder:{root}", image_size=(16, 8), logger=lambda _: None)
+  assert splits.shape == (16, 8, 1)
+
+
+def test_folder_errors(tmp_path):
+  root = _grey_folder(tmp_path / "f")
+  (root / "b" / "3.png").write_bytes(b"\x89PNG truncated")
+  with pytest.raises(DataError, match=r"b/3.png cannot be decoded as an image"):
+    load_splits(f"folder:{root}")
+  (tmp_path / "empty").mkdir()
+  (tmp_path / "empty" / "notes.csv").write_text("x")
+  with pytest.raises(DataError, match=r"no .png/.jpg/.jpeg images found \(found: notes.csv\)"):
+    load_splits(f"folder:{tmp_path / 'empty'}")
+  with pytest.raises(DataError, match="no such directory"):
+    load_splits(f"folder:{tmp_path / 'missing'}")
+
+
+def test_unknown_dataset_kind():
+  with pytest.raises(DataError, match=r"--dataset=csv:x is not one of"):
+    load_splits("csv:x")
+
+
+# ----------------------------------------------------------- the run and the data
+
+
+def _smoke(tmp_path, **changes):
+  return configs.get("smoke").replace(**changes)
+
+
+def test_run_refuses_data_its_variant_cannot_use_before_creating_the_workdir(tmp_path):
+  vectors = tmp_path / "v.npz"
+  np.savez(vectors, x_train=np.random.default_rng(0).uniform(size=(80, 6)).astype(np.float32))
+  images = tmp_path / "i.npz"
+  np.savez(images, x_train=np.zeros((80, 4, 4), np.uint8), y_train=np.arange(80) % 4)
+  cases = [
+      (dict(dataset=f"npz:{vectors}", variant="supervised"), "trains on labels, but"),
+      (dict(dataset=f"npz:{images}", variant="supervised"),
+       "the data has 4 classes: set --num_categories=4"),
+      (dict(dataset=f"npz:{vectors}", architecture="conv"),
+       "--architecture=conv needs images"),
+  ]
+  for changes, message in cases:
+    workdir = tmp_path / "work"
+    with pytest.raises(ConfigError, match=message):
+      train.run(_smoke(tmp_path, **changes), str(workdir), log=lambda _: None)
+    assert not workdir.exists()
+
+
+def test_load_for_config_passes_every_data_field(tmp_path):
+  root = _grey_folder(tmp_path / "f", size=(9, 9))
+  config = configs.get("smoke").replace(dataset=f"folder:{root}", image_size=(5, 7),
+                                        color="rgb", validation_size=3)
+  splits = data.load_for_config(config, logger=lambda _: None)
+  assert splits.shape == (5, 7, 3) and len(splits.validation.labels) == 3
