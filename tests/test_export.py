@@ -360,6 +360,27 @@ def test_flat_images_are_rejected_by_the_signature(loaded, signature):
     encode(images=tf.zeros([2, 784], tf.float32))
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, 255.0, -0.5])
+def test_non_finite_or_out_of_range_images_are_rejected(loaded, bad):
+  """0..255 pixels or NaNs would be answered with plausible-looking codes: refused."""
+  images = np.full((2, 28, 28, 1), 0.5, np.float32)
+  images[1, 3, 4, 0] = bad
+  for signature in ("encode", "serving_default"):
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"finite values in \[0, 1\]"):
+      loaded["encoder"].signatures[signature](images=tf.constant(images))
+  edges = np.zeros((2, 28, 28, 1), np.float32)
+  edges[1] = 1.0
+  assert np.isfinite(loaded["encoder"].signatures["encode"](images=edges)["z"]).all()
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_z_is_rejected(loaded, run, bad):
+  z = np.zeros((2, run.config.latent_dim), np.float32)
+  z[0, 0] = bad
+  with pytest.raises(tf.errors.InvalidArgumentError, match="z contains NaN or Inf"):
+    loaded["decoder"].signatures["decode"](z=tf.constant(z))
+
+
 def test_wrong_latent_dim_is_rejected(loaded, run):
   decode = loaded["decoder"].signatures["decode"]
   with pytest.raises((ValueError, TypeError, tf.errors.InvalidArgumentError)):
