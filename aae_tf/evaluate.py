@@ -47,6 +47,7 @@ PARZEN_SEED = 2015          # fixed: the same export always gets the same sample
 FIGURE_SEED = 1234
 DEFAULT_NUM_PARZEN_SAMPLES = 10_000
 REQUIRED_KEYS = ("parzen_ll", "parzen_se", "parzen_sigma", "recon_mse")
+RECONSTRUCTION_PAIRS = 5    # rows of 10 test examples, each above its reconstruction
 
 
 def load_data(info: dict, data_dir: Optional[str] = None, dataset: Optional[str] = None,
@@ -130,6 +131,8 @@ def evaluate(exported: Exported, splits: data.DataSplits, *,
                      splits.test.labels, codes)
   results.update(recon_mse=metrics.reconstruction_mse(_flat(splits.test.images), recon),
                  recon_decoder_input=how)
+  arrays["reconstructions"] = (splits.test.images[:RECONSTRUCTION_PAIRS * 10],
+                               recon[:RECONSTRUCTION_PAIRS * 10])
 
   which = applicable(exported, splits.num_classes)
   if which["classification"]:
@@ -172,7 +175,8 @@ def _clustering(exported: Exported, splits: data.DataSplits, test_codes) -> dict
 def write_figures(exported: Exported, splits: data.DataSplits, arrays: dict,
                   figures_dir: str, workdir: Optional[str] = None,
                   log: Callable[[str], None] = print) -> Dict[str, str]:
-  """samples.png, latent.png, class_grid.png (label-aware), loss_curves.png (workdir)."""
+  """samples.png, reconstructions.png, latent.png, class_grid.png (label-aware),
+  loss_curves.png (workdir)."""
   paths = {"samples": os.path.join(figures_dir, "samples.png"),
            "latent": os.path.join(figures_dir, "latent.png")}
   samples = arrays["samples"]["images"]
@@ -181,6 +185,17 @@ def write_figures(exported: Exported, splits: data.DataSplits, arrays: dict,
     figures.save_image_grid(samples[:side * side], paths["samples"], rows=side, cols=side)
   else:
     del paths["samples"]
+  originals, recon = arrays["reconstructions"]
+  cols = min(10, len(recon))
+  if cols:
+    n = (len(recon) // cols) * cols
+    shape = recon.shape[1:]
+    originals = data.to_unit_float(originals[:n]).reshape(n, *shape)
+    rows = np.stack([originals.reshape(-1, cols, *shape),
+                     recon[:n].reshape(-1, cols, *shape)], axis=1)   # each row over its copy
+    paths["reconstructions"] = os.path.join(figures_dir, "reconstructions.png")
+    figures.save_image_grid(rows.reshape(-1, *shape), paths["reconstructions"],
+                            rows=2 * (n // cols), cols=cols)
   codes = arrays["test_codes"]["z"]
   figures.save_scatter(codes, splits.test.labels, paths["latent"],
                        title="test codes" + (" (first 2 principal components)"

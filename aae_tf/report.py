@@ -8,7 +8,10 @@ import os
 from typing import Dict
 
 import numpy as np
-from PIL import Image, ImageDraw
+from matplotlib import ticker
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from PIL import Image
 
 from aae_tf import atomic
 from aae_tf import figures
@@ -57,33 +60,101 @@ def training_seconds(path: str) -> float:
   return sum(float(record.get("train_seconds", 0.0)) for record in metrics_records(path))
 
 
+# The loss curves are drawn at this resolution: a panel of `width` x `height` pixels is
+# width/100 x height/100 inches.
+CURVES_DPI = 100
+# Up to this many points a curve also marks each point (validation curves are sparse).
+MARKED_POINTS = 50
+
+
+def _finite_points(points):
+  """(steps, values, dropped): the (step, value) pairs with both finite, as float64
+  arrays in the given order, and how many pairs were not."""
+  pairs = np.asarray(points, np.float64).reshape(-1, 2) if len(points) else np.zeros((0, 2))
+  finite = np.all(np.isfinite(pairs), axis=1)
+  return pairs[finite, 0], pairs[finite, 1], int(len(pairs) - finite.sum())
+
+
+def _step_label(step, _=None) -> str:
+  """A step tick label that stays short: 2500, 25k, 1.5M."""
+  if abs(step) >= 1e6:
+    return f"{step / 1e6:g}M"
+  if abs(step) >= 1e4:
+    return f"{step / 1e3:g}k"
+  return f"{step:g}"
+
+
+def _note(axes, text: str, **kwargs) -> None:
+  axes.text(0.5, 0.5, text, transform=axes.transAxes, ha="center", va="center",
+            fontsize=8, color="0.4", **kwargs)
+
+
 def plot_curves(series: Dict[str, list], width: int = 320, height: int = 200,
                 columns: int = 3) -> Image.Image:
-  """Small multiples: one line plot per metric, each with its own y range."""
+  """Small multiples of training curves, drawn with matplotlib (Agg canvas, no pyplot).
+
+  `series` maps a metric name to its (step, value) pairs (as `read_metrics_log`
+  returns). Each metric gets its own panel, in sorted name order, `columns` panels per
+  row, with its own colour from `figures.PALETTE`:
+  - titled with the name; x axis "step" with a few integer ticks (2500, 25k, 1.5M);
+  - a linear y axis over the metric's own range, ticks by matplotlib's default
+    formatter without its offset: plain numbers from about 1e-5 to 1e6, scientific
+    notation beyond. (Not a log axis: metrics such as log-likelihoods go negative, and
+    a log scale flattens the late, small changes of a converging loss.) A light grid;
+  - points joined in the given order; up to MARKED_POINTS points are also marked, so
+    a single point shows as a marker;
+  - pairs with a non-finite step or value are dropped (the panel counts them); a metric
+    with none left gets an empty panel saying so, an empty `series` a single note.
+
+  `width` x `height` is the pixel size of ONE panel: the image is
+  columns*width x rows*height pixels (rows = ceil(metrics / columns), at least 1), in
+  mode "RGB", rendered at CURVES_DPI.
+  """
+  if width < 1 or height < 1 or columns < 1:
+    raise ValueError(f"need width, height and columns >= 1, got width={width}, "
+                     f"height={height}, columns={columns}")
   names = sorted(series)
   rows = max(1, math.ceil(len(names) / columns))
-  image = Image.new("RGB", (columns * width, rows * height), "white")
-  draw = ImageDraw.Draw(image)
+  size = (columns * width, rows * height)
+  # Agg truncates the figure's pixel size to integers; a quarter pixel more keeps
+  # width/dpi*dpi from landing just below the intended size.
+  figure = Figure(figsize=((size[0] + 0.25) / CURVES_DPI, (size[1] + 0.25) / CURVES_DPI),
+                  dpi=CURVES_DPI, layout="constrained")
+  canvas = FigureCanvasAgg(figure)
+  if not names:
+    axes = figure.add_subplot()
+    axes.set_axis_off()
+    _note(axes, "no metrics to plot")
   for i, name in enumerate(names):
-    left, top = (i % columns) * width, (i // columns) * height
-    box = (left + 50, top + 22, left + width - 12, top + height - 24)
-    steps, values = np.array(series[name], np.float64).T
-    draw.rectangle(box, outline=(160, 160, 160))
-    draw.text((left + 50, top + 5), name, fill="black")
-    lo, hi = values.min(), values.max()
-    span_y, span_x = max(hi - lo, 1e-12), max(steps.max() - steps.min(), 1e-12)
-    xs = box[0] + (steps - steps.min()) / span_x * (box[2] - box[0])
-    ys = box[3] - (values - lo) / span_y * (box[3] - box[1])
-    colour = figures.PALETTE[i % len(figures.PALETTE)]
-    if len(xs) > 1:
-      draw.line(list(zip(xs, ys)), fill=colour, width=2)
+    axes = figure.add_subplot(rows, columns, i + 1)
+    axes.set_title(name, fontsize=9)
+    axes.tick_params(labelsize=7)
+    steps, values, dropped = _finite_points(series[name])
+    if not len(steps):
+      axes.set_xticks([])
+      axes.set_yticks([])
+      _note(axes, "no finite values" + (f" ({dropped} non-finite)" if dropped else ""))
+      continue
+    colour = np.array(figures.PALETTE[i % len(figures.PALETTE)]) / 255.0
+    axes.plot(steps, values, color=colour, linewidth=1.2,
+              marker="o" if len(steps) <= MARKED_POINTS else None, markersize=3)
+    axes.set_xlabel("step", fontsize=8)
+    if len(np.unique(steps)) == 1:
+      axes.set_xticks(steps[:1])
     else:
-      draw.ellipse([xs[0] - 2, ys[0] - 2, xs[0] + 2, ys[0] + 2], fill=colour)
-    draw.text((left + 2, box[1] - 4), f"{hi:.3g}", fill="black")
-    draw.text((left + 2, box[3] - 8), f"{lo:.3g}", fill="black")
-    draw.text((box[0], box[3] + 4), f"{steps.min():.0f}", fill="black")
-    draw.text((box[2] - 40, box[3] + 4), f"step {steps.max():.0f}", fill="black")
-  return image
+      axes.xaxis.set_major_locator(ticker.MaxNLocator(nbins=max(2, width // 70),
+                                                      integer=True))
+    axes.xaxis.set_major_formatter(ticker.FuncFormatter(_step_label))
+    # Whole tick values rather than an offset ("+1e3") that would sit under the title.
+    axes.ticklabel_format(axis="y", useOffset=False)
+    axes.yaxis.get_offset_text().set_fontsize(7)
+    axes.grid(True, color="0.9", linewidth=0.6)
+    axes.set_axisbelow(True)
+    if dropped:
+      axes.text(0.01, 0.01, f"{dropped} non-finite not drawn", transform=axes.transAxes,
+                fontsize=6, color="0.4", va="bottom")
+  canvas.draw()
+  return Image.fromarray(np.asarray(canvas.buffer_rgba())).convert("RGB")
 
 
 def _format(value) -> str:

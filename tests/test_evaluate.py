@@ -391,8 +391,8 @@ def test_loss_curves_and_reports(tmp_path):
   assert series["gen_loss"] == [(3, 3.0), (6, 6.0), (9, 9.0)]
   assert "train_seconds" not in series   # a duration, summed, not plotted
   assert report.training_seconds(str(log)) == pytest.approx(4.5)
-  image = report.plot_curves(series)
-  assert image.size == (3 * 320, 200)
+  image = report.plot_curves(series)   # the drawing itself: tests/test_report.py
+  assert image.mode == "RGB" and image.size == (3 * 320, 200)
   results = {"parzen_ll": 123.456, "parzen_se": 2.0, "parzen_sigma": 0.2,
              "recon_mse": 0.01, "variant": "unsupervised", "timings_s": {"sample_s": 1.5}}
   paths = report.write_results(results, str(tmp_path / "out" / "r.json"))

@@ -248,6 +248,44 @@ def test_evaluate_on_own_data(runs, name, tmp_path):
   assert np.isfinite(results["parzen_ll"]) and 0 <= results["recon_mse"] < 1
   if name == "npz_digits_semi":
     assert 0 <= results["test_error_pct"] <= 100
-  samples = Image.open(results["figures"]["samples"])
-  assert samples.mode == ("RGB" if name == "folder_rgb_conv" else "L")
+  mode = "RGB" if name == "folder_rgb_conv" else "L"
+  assert Image.open(results["figures"]["samples"]).mode == mode
+  pairs = Image.open(results["figures"]["reconstructions"])   # originals over reconstructions
+  assert pairs.mode == mode
+  assert pairs.height >= 2 * 2 * EXPECTED_SHAPES[name][0]   # two rows at 2x: originals, copies
   assert Image.open(results["figures"]["latent"]).size[0] > 300
+
+
+# ------------------------------------------------------------- real data (slow)
+
+
+def _slow_run(tmp_path, dataset, **changes):
+  config = configs.get("smoke").replace(dataset=dataset, train_steps=20, batch_size=50,
+                                        validation_size=-1, **changes)
+  logs = []
+  train.run(config, str(tmp_path / "work"), log=logs.append)
+  return export.load_config(str(tmp_path / "work")), logs
+
+
+@pytest.mark.slow
+def test_real_sklearn_digits_through_npz(tmp_path):
+  pytest.importorskip("sklearn")
+  digits = helpers.load_script("scripts/sklearn_digits_npz.py", "sklearn_digits_npz")
+  np.savez(tmp_path / "digits.npz", **digits.digits_arrays())
+  config, logs = _slow_run(tmp_path, f"npz:{tmp_path / 'digits.npz'}",
+                           variant="semi_supervised", num_labels=100, num_categories=10)
+  assert config.data_shape == (8, 8, 1)
+  assert any("train 1199, validation 239, test 359, 10 classes" in m for m in logs)
+
+
+@pytest.mark.slow
+def test_real_mnist_images_through_a_folder(tmp_path):
+  from aae_tf import data  # pylint: disable=import-outside-toplevel
+  splits = data.load_splits("mnist", logger=lambda _: None)   # the real data, cached
+  for i in range(600):
+    label = int(splits.test.labels[i])
+    os.makedirs(tmp_path / "png" / str(label), exist_ok=True)
+    Image.fromarray(splits.test.images[i, ..., 0]).save(tmp_path / "png" / str(label) / f"{i}.png")
+  config, logs = _slow_run(tmp_path, f"folder:{tmp_path / 'png'}", architecture="conv")
+  assert config.data_shape == (28, 28, 1)
+  assert any("(grayscale)" in m and "10 classes" in m for m in logs)
