@@ -139,7 +139,7 @@ def train_main(argv) -> None:
         "restart every worker with the same command to resume from the last checkpoint"))
   except (config_lib.ConfigError, data.DataError, export.ExportError,
           train.TrainingDivergedError, train.CheckpointMismatchError,
-          checkpoints.CheckpointUnreadableError) as e:
+          train.CheckpointSaveError, checkpoints.CheckpointUnreadableError) as e:
     _fail(e)
 
 

@@ -30,11 +30,13 @@ from aae_tf import export
 from aae_tf import figures
 from aae_tf import input_pipeline
 from aae_tf import precision
+from aae_tf import report
 from aae_tf import selection
 from aae_tf import trainer as trainer_lib
 from aae_tf import variants
 
 FIGURE_SEED = 1234  # fixed so successive sample grids show the same prior draws
+METRICS_FILE = "metrics.jsonl"
 
 
 class TrainingDivergedError(RuntimeError):
@@ -43,6 +45,19 @@ class TrainingDivergedError(RuntimeError):
 
 class CheckpointMismatchError(RuntimeError):
   """The workdir's checkpoint was written for other networks or optimizers."""
+
+
+class CheckpointSaveError(RuntimeError):
+  """A checkpoint (or the metrics log) could not be written: disk full, read-only, ..."""
+
+
+def _write_failed(what: str, directory: str, error: Exception) -> CheckpointSaveError:
+  detail = getattr(error, "message", None) or getattr(error, "strerror", None) or str(error)
+  return CheckpointSaveError(
+      f"could not write {what} in {directory} ({type(error).__name__}: "
+      f"{str(detail).splitlines()[0] if detail else 'no detail'}); the checkpoints already "
+      "there are kept. Free space or fix the directory's permissions, then rerun the same "
+      "command: it resumes from the newest checkpoint")
 
 
 class TrainingInterrupted(RuntimeError):
@@ -199,7 +214,10 @@ def _check_fits_data(config, splits) -> None:
 
 
 def _write_config(config, workdir: str) -> None:
-  atomic.write_text(os.path.join(workdir, export.CONFIG_FILE), config.to_json())
+  try:
+    atomic.write_text(os.path.join(workdir, export.CONFIG_FILE), config.to_json())
+  except OSError as e:
+    raise _write_failed(export.CONFIG_FILE, workdir, e) from None
 
 
 class _Figures:
@@ -294,7 +312,10 @@ class _Checkpointer:
           "(config.json beside it).") from None
 
   def save(self, step: int) -> None:
-    self.manager.save(checkpoint_number=step)
+    try:
+      self.manager.save(checkpoint_number=step)
+    except (OSError, tf.errors.OpError) as e:
+      raise _write_failed(f"the checkpoint of step {step}", self.directory, e) from None
     if not self.chief:
       shutil.rmtree(self.save_dir, ignore_errors=True)
 
@@ -311,7 +332,11 @@ class _Validation:
     start = time.perf_counter()
     value = self.validator()
     name = self.validator.metric.name
-    improved = self.best.offer(step, value)
+    try:
+      improved = self.best.offer(step, value)
+    except (OSError, tf.errors.OpError) as e:
+      raise _write_failed(f"the best checkpoint of step {step}", self.best.directory,
+                          e) from None
     with self.writer.as_default(step=step):
       tf.summary.scalar(name, value)
     _append_metrics(self.workdir, {name: value, "step": step})
@@ -321,8 +346,37 @@ class _Validation:
 
 
 def _append_metrics(workdir: str, line: dict) -> None:
-  with open(os.path.join(workdir, "metrics.jsonl"), "a") as f:
-    f.write(json.dumps(line) + "\n")
+  """Appends one record with a single write: a crash cannot leave half of it (short of
+  a full disk, which `report.metrics_records` and `_forget_metrics_after` tolerate)."""
+  payload = (json.dumps(line) + "\n").encode()
+  try:
+    handle = os.open(os.path.join(workdir, METRICS_FILE),
+                     os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+      os.write(handle, payload)
+    finally:
+      os.close(handle)
+  except OSError as e:
+    raise _write_failed("metrics.jsonl", workdir, e) from None
+
+
+def _forget_metrics_after(workdir: str, step: int, log) -> None:
+  """Drops metrics.jsonl records past `step`, the step a resume restarts from.
+
+  They describe training the resume will redo (a run killed or stopped by a failed save
+  after logging them), and would otherwise appear twice. A damaged line goes too.
+  """
+  path = os.path.join(workdir, METRICS_FILE)
+  if not os.path.exists(path):
+    return
+  with open(path) as f:
+    lines = f.read().splitlines()
+  kept = [record for record in report.metrics_records(path) if record["step"] <= step]
+  if len(kept) == len([l for l in lines if l.strip()]):
+    return
+  atomic.write_text(path, "".join(json.dumps(record) + "\n" for record in kept))
+  log(f"metrics.jsonl: dropped {len(lines) - len(kept)} line(s) past step {step}, the "
+      "step this run resumes from")
 
 
 def _make_validation(trainer, splits, drawer, checkpointer, workdir, writer, log):
@@ -423,9 +477,10 @@ def run(config: config_lib.Config, workdir: str,
   task_id = getattr(getattr(strategy, "cluster_resolver", None), "task_id", 0) or 0
   checkpointer = _Checkpointer(trainer, workdir, chief, config.keep_checkpoints, task_id, log)
   restored = checkpointer.restore()
+  step = int(trainer.global_step.numpy())
   if chief:  # only now: a refused or failed resume leaves the run's config.json as it was
     _write_config(config, workdir)
-  step = int(trainer.global_step.numpy())
+    _forget_metrics_after(workdir, step, log)
   log(f"resumed from {restored} at step {step}" if restored else
       f"starting a new run: {total_steps} steps of {config.batch_size} "
       f"({total_steps / steps_per_epoch:.2f} epochs) on "
