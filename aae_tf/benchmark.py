@@ -44,10 +44,15 @@ EPOCH_IMAGES = 60_000
 PAPER_MODEL = dict(latent_dim=8, encoder_hidden=(1000, 1000), decoder_hidden=(1000, 1000),
                    discriminator_hidden=(1000, 1000))
 
-# name -> (kind, config overrides). "ours" configurations go through aae_tf.trainer.
+# name -> (kind, config overrides). "ours" configurations go through aae_tf.trainer with
+# the `paper_table1` preset (the README's first command: the paper's SGD recipe, dropout,
+# Gaussian posterior) on the paper model; `aae_tf_default` changes nothing else, so its
+# precision is `auto` (bf16 where the CPU has AMX or AVX512-BF16).
 TRAINING_CONFIGS = {
     "keras_classic": ("keras_classic", {}),
     "plain_function": ("plain_function", {}),
+    "aae_tf_default": ("ours", {}),
+    "aae_tf_default_adam": ("ours", dict(optimizer="adam")),
     "aae_tf": ("ours", dict(jit=False, precision="float32")),
     "aae_tf_xla": ("ours", dict(jit=True, precision="float32")),
     "aae_tf_bf16": ("ours", dict(jit=False, precision="mixed_bfloat16")),
@@ -273,7 +278,12 @@ def _machine() -> str:
   except (OSError, StopIteration):
     pass
   import tensorflow as tf
-  return f"{cpu}, {os.cpu_count()} cores; TensorFlow {tf.__version__}"
+  from aae_tf import precision
+  flags_ = precision.cpu_flags()
+  chosen, why = precision.resolve("auto")
+  return (f"{cpu}, {os.cpu_count()} cores, bf16 CPU flags: {', '.join(flags_) or 'none'} "
+          f"(`--precision=auto` chooses {chosen}: {why.split(': ', 1)[-1]}); "
+          f"TensorFlow {tf.__version__}")
 
 
 def markdown(training: List[Dict], serving: Dict, machine: str, command: str) -> str:

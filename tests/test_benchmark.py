@@ -33,3 +33,9 @@ def test_report_rewrites_only_the_table_and_keeps_the_prose(tmp_path):
   text = open(path).read()
   assert "| new |" in text and "| old |" not in text
   assert "How we measured." in text and text.endswith("Reading it.\n")
+
+
+def test_machine_line_names_the_bf16_flags_and_the_auto_choice():
+  line = benchmark._machine()
+  assert "bf16 CPU flags:" in line and "`--precision=auto` chooses" in line
+  assert "TensorFlow" in line
