@@ -98,6 +98,18 @@ def _fail(error: Exception) -> None:
   sys.exit(2)
 
 
+def user_errors() -> tuple:
+  """What `aae-train` answers with one line (`error: ...`, exit 2) instead of a traceback:
+  bad flags or data, unusable checkpoints or exports, a diverged or unsaveable run."""
+  from aae_tf import checkpoints
+  from aae_tf import data
+  from aae_tf import export
+  from aae_tf import train
+  return (config_lib.ConfigError, data.DataError, export.ExportError,
+          train.TrainingDivergedError, train.CheckpointMismatchError,
+          train.CheckpointSaveError, checkpoints.CheckpointUnreadableError)
+
+
 def train_main(argv) -> None:
   if len(argv) > 1:
     _fail(ValueError(f"unexpected arguments {argv[1:]}; all options are --flags"))
@@ -113,9 +125,6 @@ def train_main(argv) -> None:
       _fail(e)
     print(config.to_json())
     return
-  from aae_tf import checkpoints
-  from aae_tf import data
-  from aae_tf import export
   from aae_tf import train
   try:
     config = config_from_flags()
@@ -137,9 +146,7 @@ def train_main(argv) -> None:
     _fail(RuntimeError(
         f"lost contact with another worker ({type(e).__name__}: {_first_detail(e)}); "
         "restart every worker with the same command to resume from the last checkpoint"))
-  except (config_lib.ConfigError, data.DataError, export.ExportError,
-          train.TrainingDivergedError, train.CheckpointMismatchError,
-          train.CheckpointSaveError, checkpoints.CheckpointUnreadableError) as e:
+  except user_errors() as e:
     _fail(e)
 
 
