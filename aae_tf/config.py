@@ -247,6 +247,10 @@ def validate(config: Config, num_replicas: int = 1) -> None:
   for name, allowed in choices.items():
     if getattr(config, name) not in allowed:
       fail(f"--{name}={getattr(config, name)} is not one of: {', '.join(allowed)}")
+  try:
+    models.parse_weight_init(config.weight_init)
+  except ValueError as e:
+    fail(f"--weight_init: {e}")
   for field in dataclasses.fields(config):   # nan / inf pass every comparison below
     values = getattr(config, field.name)
     for value in values if isinstance(values, tuple) else (values,):

@@ -37,12 +37,25 @@ def _initializer(spec: str, seed: Sequence[int]):
     limit = (6.0 / (receptive * (shape[-2] + shape[-1]))) ** 0.5
     return rng.uniform(shape, seed, -limit, limit)
 
-  if spec == "glorot_uniform":
+  kind, std = parse_weight_init(spec)
+  if kind == "glorot_uniform":
     return glorot_uniform
+  return lambda shape: std * rng.normal(shape, seed)
+
+
+def parse_weight_init(spec: str):
+  """("glorot_uniform", None) or ("normal", std > 0); ValueError naming the spec."""
+  if spec == "glorot_uniform":
+    return spec, None
   if spec.startswith("normal:"):
-    std = float(spec.split(":", 1)[1])
-    return lambda shape: std * rng.normal(shape, seed)
-  raise ValueError(f"unknown weight_init {spec!r}; use glorot_uniform or normal:<std>")
+    try:
+      std = float(spec.split(":", 1)[1])
+    except ValueError:
+      std = float("nan")
+    if std > 0 and std != float("inf"):
+      return "normal", std
+  raise ValueError(f"unknown weight_init {spec!r}; use glorot_uniform or normal:<std> "
+                   "with a positive std (the paper: normal:0.01)")
 
 
 class Dense(tf.Module):

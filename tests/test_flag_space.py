@@ -12,7 +12,7 @@ import math
 import tempfile
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from aae_tf import config as config_lib
@@ -64,6 +64,10 @@ CHANGES = st.lists(st.sampled_from(sorted(FIELDS)), max_size=3, unique=True).fla
           suppress_health_check=[HealthCheck.function_scoped_fixture,
                                  HealthCheck.too_slow])
 @given(values=CHANGES)
+@example(values={"weight_init": "he"})                 # found missing in session 5
+@example(values={"weight_init": "normal:x"})
+@example(values={"prior": "swiss_roll", "latent_dim": 5})
+@example(values={"architecture": "conv", "conv_channels": (4,)})
 def test_any_flag_values_train_or_stop_with_one_line(data_dir, values):
   config = configs.get("smoke").replace(data_dir=data_dir, train_steps=2, steps_per_loop=1,
                                         summary_every_steps=1, checkpoint_every_steps=1)
