@@ -198,8 +198,7 @@ def write_figures(exported: Exported, splits: data.DataSplits, arrays: dict,
                             rows=2 * (n // cols), cols=cols)
   codes = arrays["test_codes"]["z"]
   figures.save_scatter(codes, splits.test.labels, paths["latent"],
-                       title="test codes" + (" (first 2 principal components)"
-                                             if codes.shape[1] > 2 else ""),
+                       title="test codes",
                        class_names=splits.class_names or None)
   if exported.spec.label_aware:
     rows = min(exported.num_categories, 30)

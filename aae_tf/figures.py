@@ -204,8 +204,8 @@ def draw_scatter(codes, labels=None, title: str = "",
   else:
     axes.set_xlabel("z[0]")
     axes.set_ylabel("z[1]" if dims >= 2 else "(1-D codes: 0)")
-  if not title:
-    title = "latent codes" + (" (first 2 principal components)" if projected else "")
+  # The one place that says how the codes were drawn: callers name only what they are.
+  title = (title or "latent codes") + (" (first 2 principal components)" if projected else "")
   axes.set_title(textwrap.fill(title, 60), fontsize=10)
 
   notes = []

@@ -8,6 +8,7 @@ Every field of `aae_tf.config.Config` is a flag of the same name whose default i
 import dataclasses
 import os
 import sys
+import textwrap
 import typing
 
 from absl import app
@@ -166,8 +167,62 @@ def export_main(argv) -> None:
     print(f"{name}: {path}")
 
 
+#: What `aae-train --help` shows: the flags a first run needs.
+KEY_FLAGS = ("preset", "workdir", "dataset", "data_dir", "epochs", "batch_size",
+             "export_dir", "precision", "strategy")
+#: Flags of this module that are not config fields, and absl's own.
+_OTHER_FLAGS = ("workdir", "list_presets", "print_config", "version", "checkpoint")
+
+
+def _preset_in(argv) -> str:
+  """The --preset named on the command line (the last one wins, as absl parses)."""
+  preset = FLAGS["preset"].default
+  for i, arg in enumerate(argv):
+    if arg.startswith("--preset="):
+      preset = arg.split("=", 1)[1]
+    elif arg == "--preset" and i + 1 < len(argv):
+      preset = argv[i + 1]
+  return preset
+
+
+def help_text(argv, full: bool) -> str:
+  """--help (the key flags) or --helpfull (every flag), with the chosen preset's values."""
+  preset = _preset_in(argv)
+  config = configs.get(preset)     # ConfigError for an unknown preset
+  fields = {f.name: f for f in dataclasses.fields(config_lib.Config)}
+  names = (list(KEY_FLAGS) if not full else
+           ["preset", *_OTHER_FLAGS] + [n for n in fields if n != "preset"
+                                        and not config_lib.is_derived(fields[n])])
+  lines = ["aae-train (python -m aae_tf.train): trains an Adversarial Autoencoder, resumes",
+           "a run in --workdir, and exports its encoder and decoder as SavedModels.",
+           "", "Usage: aae-train --preset=NAME --workdir=DIR [--flag=value ...]", "",
+           f"Values shown are preset {preset}'s; every flag overrides it "
+           "(--list_presets: the presets).", ""]
+  for name in names:
+    if name in fields and name != "preset":
+      value = getattr(config, name)
+      value = ",".join(map(str, value)) if isinstance(value, tuple) else value
+      text = fields[name].metadata["help"]
+    else:
+      value, text = FLAGS[name].value if name == "preset" else FLAGS[name].default, FLAGS[name].help
+      value = preset if name == "preset" else value
+    lines.append(f"  --{name}={'' if value is None else value}")
+    lines += textwrap.wrap(text, 84, initial_indent="      ", subsequent_indent="      ")
+  lines.append("")
+  lines.append("--flagfile=FILE reads flags from FILE, one per line." if full else
+               "Every flag, with this preset's values: --helpfull (also --preset=NAME --helpfull).")
+  return "\n".join(lines) + "\n"
+
+
 def console_main() -> None:
   """`aae-train` / `python -m aae_tf.train`."""
+  asked = {arg.split("=", 1)[0] for arg in sys.argv[1:]}
+  if asked & {"--help", "-h", "-?", "--helpshort", "--helpfull"}:
+    try:
+      sys.stdout.write(help_text(sys.argv[1:], full="--helpfull" in asked))
+    except config_lib.ConfigError as e:
+      _fail(e)
+    sys.exit(0)
   app.run(train_main)
 
 

@@ -15,7 +15,7 @@ import signal
 import tempfile
 import threading
 import time
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, NamedTuple, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -96,43 +96,128 @@ class _StopSignals:
       signal.signal(sig, handler)
 
 
-class _Schedule:
-  """Where the next loop must stop: the end, a checkpoint, a summary or a figure."""
-
-  def __init__(self, config, total_steps: int, steps_per_epoch: int):
-    self.total = total_steps
-    self.checkpoint = config.checkpoint_every_steps or steps_per_epoch
-    self.summary = config.summary_every_steps
-    self.figures = max(1, int(round(config.figures_every_epochs * steps_per_epoch)))
-    self.validation = (max(1, int(round(config.validate_every_epochs * steps_per_epoch)))
-                       if config.validate_every_epochs > 0 else 0)
-    self.per_loop = config.steps_per_loop
-
-  def loop_length(self, step: int) -> int:
-    intervals = [e for e in (self.checkpoint, self.summary, self.figures, self.validation) if e]
-    stops = [self.total, step + self.per_loop] + [
-        (step // every + 1) * every for every in intervals]
-    return min(stops) - step
-
-  @staticmethod
-  def at(step: int, every: int) -> bool:
-    return step % every == 0
+class _Loop(NamedTuple):
+  """What one call of the compiled training loop did."""
+  step: int                   # the global step after it
+  steps: int                  # how many steps it ran
+  seconds: float
+  metrics: Dict[str, float]   # the mean of each metric over those steps
 
 
-class _Progress:
+class _Action:
+  """Something the loop does every `every` steps and after the last one (Orbit's
+  actions), or after every loop (`each_loop`): `observe` sees every loop, `__call__`
+  runs when due. Only `every` cuts loops short; `every` = 0 is never due by steps."""
+
+  every = 0
+  each_loop = False
+
+  def observe(self, loop: _Loop) -> None:
+    del loop
+
+  def __call__(self, loop: _Loop) -> None:
+    raise NotImplementedError
+
+
+def _epochs_to_steps(epochs: float, steps_per_epoch: int) -> int:
+  return max(1, int(round(epochs * steps_per_epoch))) if epochs > 0 else 0
+
+
+def _loop_length(step: int, total: int, per_loop: int, actions: Sequence[_Action]) -> int:
+  """Steps until the next stop: the end, `per_loop` steps, or the next due action."""
+  stops = [total, step + per_loop] + [
+      (step // action.every + 1) * action.every for action in actions if action.every]
+  return min(stops) - step
+
+
+class _Progress(_Action):
   """One log line per loop: losses, steps/s, images/s, ETA."""
+
+  each_loop = True
 
   def __init__(self, total_steps: int, batch_size: int, log: Callable[[str], None]):
     self.total, self.batch, self.log = total_steps, batch_size, log
-    self.run_start = time.perf_counter()
 
-  def report(self, step: int, steps: int, seconds: float, metrics: Dict[str, float]):
-    rate = steps / max(seconds, 1e-9)
-    eta = (self.total - step) / rate
-    losses = " ".join(f"{k.replace('_loss', '')}={v:.4g}" for k, v in metrics.items()
+  def __call__(self, loop: _Loop) -> None:
+    rate = loop.steps / max(loop.seconds, 1e-9)
+    eta = (self.total - loop.step) / rate
+    losses = " ".join(f"{k.replace('_loss', '')}={v:.4g}" for k, v in loop.metrics.items()
                       if k.endswith("_loss"))
-    self.log(f"step {step}/{self.total} {losses} | {rate:.1f} steps/s "
+    self.log(f"step {loop.step}/{self.total} {losses} | {rate:.1f} steps/s "
              f"{rate * self.batch:,.0f} img/s | ETA {_duration(eta)}")
+
+
+class _Summaries(_Action):
+  """TensorBoard scalars, and (chief) a metrics.jsonl record with the training time and
+  images/s since the previous record: summed over the file, those give a run's training
+  time across resumes (evaluate.py reports it)."""
+
+  def __init__(self, every: int, writer, workdir: str, batch_size: int, chief: bool):
+    self.every, self.writer, self.workdir = every, writer, workdir
+    self.batch, self.chief = batch_size, chief
+    self.seconds, self.steps = 0.0, 0
+
+  def observe(self, loop: _Loop) -> None:
+    self.seconds, self.steps = self.seconds + loop.seconds, self.steps + loop.steps
+
+  def __call__(self, loop: _Loop) -> None:
+    with self.writer.as_default(step=loop.step):
+      for name, value in loop.metrics.items():
+        tf.summary.scalar(name, value)
+      tf.summary.scalar("images_per_second", loop.steps * self.batch / loop.seconds)
+    if self.chief:
+      _append_metrics(self.workdir, dict(
+          loop.metrics, step=loop.step, train_seconds=round(self.seconds, 6),
+          images_per_second=self.steps * self.batch / self.seconds))
+    self.seconds, self.steps = 0.0, 0
+
+
+class _SaveCheckpoint(_Action):
+  def __init__(self, every: int, checkpointer):
+    self.every, self.checkpointer = every, checkpointer
+
+  def __call__(self, loop: _Loop) -> None:
+    self.checkpointer.save(loop.step)
+
+
+class _DrawFigures(_Action):
+  """The sample grid and latent scatter into figures/, and the grid to TensorBoard.
+
+  On every worker (so all cut their loops at the same steps), drawing on the chief only
+  (`drawer` None elsewhere)."""
+
+  def __init__(self, every: int, drawer, writer, workdir: str, log):
+    self.every, self.drawer, self.writer, self.log = every, drawer, writer, log
+    self.directory = os.path.join(workdir, "figures")
+
+  def __call__(self, loop: _Loop) -> None:
+    if self.drawer is None:
+      return
+    paths = self.drawer.write(self.directory, loop.step, f"{loop.step:08d}")
+    with self.writer.as_default(step=loop.step):
+      grid = np.asarray(paths["grid"])
+      tf.summary.image("samples", (grid if grid.ndim == 3 else grid[..., None])[None])
+    self.log(f"figures: {paths['samples']}, {paths['latent']}")
+
+
+class _StopOnSignal(_Action):
+  """After every loop: if SIGTERM/SIGINT arrived, save and stop (TrainingInterrupted)."""
+
+  each_loop = True
+
+  def __init__(self, stop, checkpointer, writer):
+    self.stop, self.checkpointer, self.writer = stop, checkpointer, writer
+
+  def __call__(self, loop: _Loop) -> None:
+    if self.stop.received is None:
+      return
+    self.checkpointer.save(loop.step)
+    self.writer.flush()
+    name = signal.Signals(self.stop.received).name
+    raise TrainingInterrupted(
+        f"{name} received: saved a checkpoint at step {loop.step} in "
+        f"{self.checkpointer.directory}; rerun the same command to resume",
+        128 + self.stop.received)
 
 
 def _duration(seconds: float) -> str:
@@ -253,8 +338,7 @@ class _Figures:
              "latent": os.path.join(out_dir, f"latent_{tag}.png")}
     grid = figures.save_image_grid(samples, paths["samples"], rows=self.rows, cols=10)
     figures.save_scatter(codes, self.splits.test.labels, paths["latent"],
-                         title=f"test codes at step {step}"
-                         + (" (first 2 principal components)" if codes.shape[1] > 2 else ""),
+                         title=f"test codes at step {step}",
                          class_names=self.splits.class_names or None)
     return dict(paths, grid=grid)
 
@@ -320,15 +404,16 @@ class _Checkpointer:
       shutil.rmtree(self.save_dir, ignore_errors=True)
 
 
-class _Validation:
+class _Validation(_Action):
   """Scores the model on the validation split on schedule; keeps the best checkpoint."""
 
-  def __init__(self, validator: selection.Validator, best: selection.BestCheckpoint,
-               workdir: str, writer, log):
-    self.validator, self.best, self.workdir = validator, best, workdir
+  def __init__(self, every: int, validator: selection.Validator,
+               best: selection.BestCheckpoint, workdir: str, writer, log):
+    self.every, self.validator, self.best, self.workdir = every, validator, best, workdir
     self.writer, self.log = writer, log
 
-  def __call__(self, step: int) -> None:
+  def __call__(self, loop: _Loop) -> None:
+    step = loop.step
     start = time.perf_counter()
     value = self.validator()
     name = self.validator.metric.name
@@ -379,10 +464,10 @@ def _forget_metrics_after(workdir: str, step: int, log) -> None:
       "step this run resumes from")
 
 
-def _make_validation(trainer, splits, drawer, checkpointer, workdir, writer, log):
+def _make_validation(trainer, splits, drawer, checkpointer, workdir, writer, every, log):
   """The validation action, or None where it cannot run (and a line saying why)."""
   config = trainer.config
-  if not config.validate_every_epochs or drawer is None:
+  if not every or drawer is None:
     return None
   if config.strategy == "multi_worker":
     log("validation: off under multi_worker (a best-checkpoint save would have to be "
@@ -394,63 +479,39 @@ def _make_validation(trainer, splits, drawer, checkpointer, workdir, writer, log
   validator = selection.Validator(drawer.encoder, drawer.decoder, trainer.spec, config,
                                   splits, splits.num_classes, log)
   best = selection.BestCheckpoint(checkpointer.checkpoint, workdir, validator.metric)
-  return _Validation(validator, best, workdir, writer, log)
+  return _Validation(every, validator, best, workdir, writer, log)
 
 
-def _train_loop(trainer, iterator, schedule, progress, checkpointer, writer, drawer, stop,
-                workdir, step, log, validation=None):
-  """Loops until the end or a stop signal; checkpoints, summaries, figures on schedule."""
-  chief = drawer is not None
-  figure_dir = os.path.join(workdir, "figures")
+def _run_loop(trainer, iterator, step: int, steps: int) -> _Loop:
+  """Runs `steps` compiled steps; a non-finite loss or weight is TrainingDivergedError
+  (raised before anything is saved, so the newest checkpoint stays the last good one)."""
+  start = time.perf_counter()
+  result = trainer.train_loop(iterator, tf.constant(steps, tf.int32))
+  metrics = {name: float(value) for name, value in result.items()}
+  seconds = time.perf_counter() - start
+  bad = {name: value for name, value in metrics.items() if not math.isfinite(value)}
+  if not bad and not bool(trainer.weights_are_finite()):
+    bad = {"weights": "non-finite"}
+  if bad:
+    raise TrainingDivergedError(
+        f"{', '.join(f'{k}={v}' for k, v in bad.items())} in steps {step + 1}-"
+        f"{step + steps}; nothing was saved, the newest checkpoint is still the last good "
+        "one. Lower the learning rates or set --gradient_clip_norm, then rerun.")
+  return _Loop(step + steps, steps, seconds, metrics)
+
+
+def _train_loop(trainer, iterator, step: int, total: int, per_loop: int,
+                actions: Sequence[_Action]) -> Dict[str, float]:
+  """Runs loops of compiled steps until `total`; after each, every action observes it
+  and the due ones run, in order. Returns the last loop's metrics."""
   metrics: Dict[str, float] = {}
-  # Training time and steps since the last metrics.jsonl line: summed over the file they
-  # give a run's training time across resumes (evaluate.py reports it).
-  unlogged_seconds, unlogged_steps = 0.0, 0
-  while step < schedule.total:
-    steps = schedule.loop_length(step)
-    start = time.perf_counter()
-    result = trainer.train_loop(iterator, tf.constant(steps, tf.int32))
-    metrics = {name: float(value) for name, value in result.items()}
-    elapsed = time.perf_counter() - start
-    bad = {name: value for name, value in metrics.items() if not math.isfinite(value)}
-    if not bad and not bool(trainer.weights_are_finite()):
-      bad = {"weights": "non-finite"}
-    if bad:
-      raise TrainingDivergedError(
-          f"{', '.join(f'{k}={v}' for k, v in bad.items())} in steps {step + 1}-"
-          f"{step + steps}; nothing was saved, the newest checkpoint is still the last good "
-          "one. Lower the learning rates or set --gradient_clip_norm, then rerun.")
-    step += steps
-    unlogged_seconds, unlogged_steps = unlogged_seconds + elapsed, unlogged_steps + steps
-    progress.report(step, steps, elapsed, metrics)
-    if schedule.at(step, schedule.summary) or step == schedule.total:
-      with writer.as_default(step=step):
-        for name, value in metrics.items():
-          tf.summary.scalar(name, value)
-        tf.summary.scalar("images_per_second", steps * progress.batch / elapsed)
-      if chief:
-        _append_metrics(workdir, dict(
-            metrics, step=step, train_seconds=round(unlogged_seconds, 6),
-            images_per_second=unlogged_steps * progress.batch / unlogged_seconds))
-      unlogged_seconds, unlogged_steps = 0.0, 0
-    if schedule.at(step, schedule.checkpoint) or step == schedule.total:
-      checkpointer.save(step)
-    if validation and (schedule.at(step, schedule.validation) or step == schedule.total):
-      validation(step)
-    if chief and (schedule.at(step, schedule.figures) or step == schedule.total):
-      paths = drawer.write(figure_dir, step, f"{step:08d}")
-      with writer.as_default(step=step):
-        grid = np.asarray(paths["grid"])
-        tf.summary.image("samples", (grid if grid.ndim == 3 else grid[..., None])[None])
-      log(f"figures: {paths['samples']}, {paths['latent']}")
-    if stop.received is not None:
-      checkpointer.save(step)
-      writer.flush()
-      name = signal.Signals(stop.received).name
-      raise TrainingInterrupted(
-          f"{name} received: saved a checkpoint at step {step} in "
-          f"{checkpointer.directory}; rerun the same command to resume",
-          128 + stop.received)
+  while step < total:
+    loop = _run_loop(trainer, iterator, step, _loop_length(step, total, per_loop, actions))
+    step, metrics = loop.step, loop.metrics
+    for action in actions:
+      action.observe(loop)
+      if action.each_loop or (action.every and (step % action.every == 0 or step == total)):
+        action(loop)
   return metrics
 
 
@@ -500,13 +561,24 @@ def run(config: config_lib.Config, workdir: str,
   iterator = iter(dataset)
   writer = (tf.summary.create_file_writer(os.path.join(workdir, "tensorboard")) if chief
             else tf.summary.create_noop_writer())
-  schedule = _Schedule(config, total_steps, steps_per_epoch)
-  progress = _Progress(total_steps, config.batch_size, log)
   drawer = _Figures(trainer, splits) if chief else None
-  validation = _make_validation(trainer, splits, drawer, checkpointer, workdir, writer, log)
+  validation = _make_validation(
+      trainer, splits, drawer, checkpointer, workdir, writer,
+      _epochs_to_steps(config.validate_every_epochs, steps_per_epoch), log)
   with _StopSignals() as stop:
-    metrics = _train_loop(trainer, iterator, schedule, progress, checkpointer, writer,
-                          drawer, stop, workdir, step, log, validation)
+    # In this order after each loop: the log line, summaries, the save, validation (which
+    # may keep the saved weights as the best), figures, then a stop signal's save.
+    actions = [
+        _Progress(total_steps, config.batch_size, log),
+        _Summaries(config.summary_every_steps, writer, workdir, config.batch_size, chief),
+        _SaveCheckpoint(config.checkpoint_every_steps or steps_per_epoch, checkpointer),
+        *([validation] if validation else []),
+        _DrawFigures(_epochs_to_steps(config.figures_every_epochs, steps_per_epoch),
+                     drawer, writer, workdir, log),
+        _StopOnSignal(stop, checkpointer, writer),
+    ]
+    metrics = _train_loop(trainer, iterator, step, total_steps, config.steps_per_loop,
+                          actions)
   step = int(trainer.global_step.numpy())
 
   if chief:

@@ -173,7 +173,9 @@ def test_scatter_of_labelled_codes(tmp_path, dims, axis_labels):
   figure = figures.draw_scatter(_codes(500, dims), labels, title="test codes")
   axes = figure.axes[0]
   assert (axes.get_xlabel(), axes.get_ylabel()) == axis_labels
-  assert axes.get_title() == "test codes"
+  # The caller names the codes; the figure says how they were drawn (one place).
+  assert axes.get_title() == "test codes" + (
+      " (first 2 principal components)" if dims > 2 else "")
   assert _legend_texts(figure) == [str(k) for k in range(10)]
   assert axes.get_legend().get_title().get_text() == "class"
   assert [label.get_text() for label in axes.get_xticklabels() if label.get_text()]
