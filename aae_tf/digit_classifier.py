@@ -2,7 +2,6 @@
 the decoder was asked for (the style/content check of the supervised variants).
 """
 
-import math
 from typing import Callable
 
 import numpy as np
@@ -10,6 +9,8 @@ import tensorflow as tf
 
 from aae_tf import data
 from aae_tf import metrics
+from aae_tf import models
+from aae_tf import optimizers
 from aae_tf.exported import ENCODE_BATCH, Exported
 
 STYLE_SAMPLES_PER_CLASS = 100
@@ -21,35 +22,23 @@ def train_digit_classifier(images: np.ndarray, labels: np.ndarray, epochs: int =
   """A D-hidden-K ReLU MLP on flattened examples, trained with Adam; returns
   examples -> predicted labels.
 
-  Independent of the AAE, to judge whether generated images look like the requested
-  digit. Plain TensorFlow (no global seeds touched); deterministic data order.
+  Independent of the AAE (its own weights, trained on the data's labels), to judge
+  whether generated images look like the requested class. Built from the package's own
+  pieces (`models.MLP`, the fused `optimizers.Adam`), float32, deterministic data order.
   """
   rng = np.random.default_rng(seed)
   x_all = data.to_unit_float(images).reshape(len(images), -1)
   y_all = np.asarray(labels, np.int32)
-  dim, classes = x_all.shape[1], int(y_all.max()) + 1
-
-  def glorot(n_in, n_out):
-    limit = math.sqrt(6.0 / (n_in + n_out))
-    return tf.Variable(rng.uniform(-limit, limit, (n_in, n_out)).astype(np.float32))
-
-  params = [glorot(dim, hidden), tf.Variable(tf.zeros([hidden])),
-            glorot(hidden, classes), tf.Variable(tf.zeros([classes]))]
-  moments = [(tf.Variable(tf.zeros_like(p)), tf.Variable(tf.zeros_like(p))) for p in params]
-  step = tf.Variable(0.0)
-
-  def logits(x):
-    return tf.nn.relu(x @ params[0] + params[1]) @ params[2] + params[3]
+  network = models.MLP(x_all.shape[1], (hidden,), int(y_all.max()) + 1,
+                       init="glorot_uniform", seed=seed, name="digit_classifier")
+  optimizer = optimizers.Adam(learning_rate)
+  optimizer.build(network.trainable_variables)
 
   def train_step(x, y):
     with tf.GradientTape() as tape:
-      loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits(x)))
-    step.assign_add(1.0)
-    for p, g, (m, v) in zip(params, tape.gradient(loss, params), moments):
-      m.assign(0.9 * m + 0.1 * g)
-      v.assign(0.999 * v + 0.001 * tf.square(g))
-      m_hat, v_hat = m / (1 - 0.9 ** step), v / (1 - 0.999 ** step)
-      p.assign_sub(learning_rate * m_hat / (tf.sqrt(v_hat) + 1e-7))
+      loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, network(x)))
+    variables = network.trainable_variables
+    optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
 
   @tf.function
   def train_epoch(x, y):
@@ -61,7 +50,7 @@ def train_digit_classifier(images: np.ndarray, labels: np.ndarray, epochs: int =
     order = rng.permutation(len(x_all))
     train_epoch(tf.constant(x_all[order]), tf.constant(y_all[order]))
 
-  predict_fn = tf.function(lambda x: tf.argmax(logits(x), axis=1, output_type=tf.int32))
+  predict_fn = tf.function(lambda x: tf.argmax(network(x), axis=1, output_type=tf.int32))
 
   def predict(x: np.ndarray) -> np.ndarray:
     x = data.to_unit_float(x).reshape(len(x), -1)
