@@ -90,7 +90,7 @@ def applicable(exported: Exported, num_classes: int) -> Dict[str, bool]:
   return {
       "classification": labelled and spec.has_categories and spec.labels != "none",
       "clustering": labelled and spec.has_categories and (
-          spec.name in ("clustering", "dim_reduction") or k != num_classes),
+          spec.learns_clusters or k != num_classes),
       "style": labelled and spec.label_aware and spec.labels != "none" and k == num_classes,
   }
 

@@ -172,7 +172,7 @@ class EncoderModule(tf.Module):
     super().__init__(name="aae_encoder")
     self.encoder = encoder
     self._spec = spec
-    if spec.decoder_input == "cluster_heads+z":
+    if spec.has_cluster_heads:
       self.cluster_heads = decoder.cluster_heads  # only W_c; the decoder stays out
     if asset_path:
       self.aae_config = tf.saved_model.Asset(asset_path)
@@ -192,7 +192,7 @@ class EncoderModule(tf.Module):
       return {"z": codes["z"]}
     probs = tf.nn.softmax(codes["y"])
     z = codes["z"]
-    if self._spec.decoder_input == "cluster_heads+z":
+    if self._spec.has_cluster_heads:
       z = models.cluster_representation(z, probs, self.cluster_heads)
     return {"z": z, "label_probs": probs}
 

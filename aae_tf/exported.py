@@ -141,10 +141,10 @@ def reconstruct(exported: Exported, images: np.ndarray, labels: np.ndarray, code
   z = codes["z"]
   if not spec.decoder_takes_label:
     return _decode(exported, z, None), "z"
-  if spec.decoder_input == "label+z":
+  if spec.decoder_reads_true_label:
     return _decode(exported, z, labels), "z + true label"
   argmax = np.argmax(codes["label_probs"], axis=1).astype(np.int32)
-  if spec.decoder_input == "cluster_heads+z":
+  if spec.has_cluster_heads:
     heads = getattr(exported.encoder, "cluster_heads", None)
     if heads is None:
       raise EvaluationError("dim_reduction export without the encoder's cluster_heads: "

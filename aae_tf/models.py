@@ -172,12 +172,12 @@ class Decoder(tf.Module):
   and every exported `decode` with labels) or the encoder's q(y|x) (in training).
   """
 
-  def __init__(self, mode: str, latent_dim: int, num_categories: int, hidden, *, init,
+  def __init__(self, spec, latent_dim: int, num_categories: int, hidden, *, init,
                seed, dropout, compute_dtype, data_shape=(28, 28, 1), conv_channels=()):
     super().__init__(name="decoder")
-    self.mode = mode
+    self.spec = spec   # plain Python: what `decoder_input` means is asked of the spec
     self.data_shape = tuple(data_shape)
-    in_dim = latent_dim + (num_categories if mode in ("label+z", "y+z") else 0)
+    in_dim = latent_dim + (num_categories if spec.concatenates_category else 0)
     # With conv_channels, the MLP's output is the smallest feature map, which
     # transposed convolutions grow back to the image.
     self.head = (conv.DecoderHead(data_shape, conv_channels,
@@ -186,18 +186,18 @@ class Decoder(tf.Module):
     out_dim = self.head.in_dim if self.head else math.prod(data_shape)
     self.mlp = MLP(in_dim, hidden, out_dim, init=init, seed=seed, dropout=dropout,
                    compute_dtype=compute_dtype, name="mlp")
-    if mode == "cluster_heads+z":
+    if spec.has_cluster_heads:
       # W_c: one learned point per category in the representation space (paper §7).
       self.cluster_heads = tf.Variable(rng.normal([num_categories, latent_dim], (seed, 999)),
                                        name="cluster_heads")
 
   def representation(self, z, category):
     """What the MLP reads: z, [category, z], or W_c category + z."""
-    if self.mode == "z":
-      return z
-    if self.mode == "cluster_heads+z":
+    if self.spec.has_cluster_heads:
       return cluster_representation(z, category, self.cluster_heads)
-    return tf.concat([category, z], axis=1)
+    if self.spec.concatenates_category:
+      return tf.concat([category, z], axis=1)
+    return z
 
   def __call__(self, z, category=None, dropout_seed=None):
     out = self.mlp(self.representation(z, category), dropout_seed)
@@ -227,7 +227,7 @@ def build_networks(config, spec) -> Networks:
   encoder = Encoder(config.encoder_hidden, spec.head_dims(config), seed=config.seed,
                     dropout=config.encoder_dropout, posterior=config.posterior,
                     noise_dim=config.posterior_noise_dim, **common, **data)
-  decoder = Decoder(spec.decoder_input, config.latent_dim, config.num_categories,
+  decoder = Decoder(spec, config.latent_dim, config.num_categories,
                     config.decoder_hidden, seed=config.seed + 1,
                     dropout=config.decoder_dropout, **common, **data)
   discriminators = {

@@ -189,9 +189,9 @@ class Trainer(tf.Module):
 
   def _category(self, codes, labels):
     """The [N, K] category the decoder reads: a one-hot label or q(y|x); None if none."""
-    if self.spec.decoder_input == "label+z":
+    if self.spec.decoder_reads_true_label:
       return tf.one_hot(labels, self.config.num_categories)
-    if self.spec.decoder_input in ("y+z", "cluster_heads+z"):
+    if self.spec.decoder_reads_y:
       return tf.nn.softmax(codes["y"])
     return None
 

@@ -58,9 +58,41 @@ class VariantSpec:
     """The encoder has a categorical head q(y|x): `encode` gives label_probs, `classify`."""
     return "y" in self.heads
 
+  # What `decoder_input` means, in one place (models, trainer, export, evaluate ask):
+  #   z                the decoder reads the code alone;
+  #   label+z          [one-hot label, z]: the given (in training, the true) label;
+  #   y+z              [q(y|x), z]: the encoder's categories (a label id when serving);
+  #   cluster_heads+z  W_c q(y|x) + z: a learned point per category plus the style.
+
   @property
   def decoder_takes_label(self) -> bool:
+    """`decode` has a `labels` input."""
     return self.decoder_input != "z"
+
+  @property
+  def decoder_reads_true_label(self) -> bool:
+    """Training feeds the decoder the example's label (not the encoder's q(y|x))."""
+    return self.decoder_input == "label+z"
+
+  @property
+  def decoder_reads_y(self) -> bool:
+    """Training feeds the decoder the encoder's q(y|x)."""
+    return self.decoder_input in ("y+z", "cluster_heads+z")
+
+  @property
+  def concatenates_category(self) -> bool:
+    """The decoder's input is [category, z] (else z, or W_c category + z)."""
+    return self.decoder_input in ("label+z", "y+z")
+
+  @property
+  def has_cluster_heads(self) -> bool:
+    """The decoder holds W_c and reads W_c category + z (paper §7)."""
+    return self.decoder_input == "cluster_heads+z"
+
+  @property
+  def learns_clusters(self) -> bool:
+    """Categories learned without labels: judged as clusters (paper §6-7)."""
+    return self.has_categories and self.labels == "none"
 
   @property
   def prior_takes_label(self) -> bool:
@@ -76,8 +108,7 @@ class VariantSpec:
     return {head: dims[head] for head in self.heads}
 
   def decoder_input_dim(self, config) -> int:
-    concatenated = self.decoder_input in ("label+z", "y+z")
-    return config.latent_dim + (config.num_categories if concatenated else 0)
+    return config.latent_dim + (config.num_categories if self.concatenates_category else 0)
 
   def adversary_input_dim(self, adversary: Adversary, config) -> int:
     dim = config.latent_dim if adversary.head == "z" else config.num_categories
