@@ -242,10 +242,12 @@ def _carve(n: int, size: int, seed: int):
 
 
 def _make_splits(raw: common.RawData, validation_size: int) -> DataSplits:
-  """Carves the test split (if the source has none) and the validation split."""
-  images = common.check_examples(raw.train_images, raw.source)
+  """Checks the source's arrays (the one place they are checked), then carves the test
+  split (if the source has none) and the validation split."""
+  images = common.check_examples(raw.train_images, f"{raw.source}: training examples")
   labelled = raw.train_labels is not None
-  labels = (common.check_labels(raw.train_labels, len(images), raw.source) if labelled
+  labels = (common.check_labels(raw.train_labels, len(images),
+                                f"{raw.source}: training labels") if labelled
             else np.full(len(images), -1, np.int32))
   if raw.test_images is None:
     if len(images) < 3:
@@ -255,10 +257,12 @@ def _make_splits(raw: common.RawData, validation_size: int) -> DataSplits:
     test = Split(images[test_idx], labels[test_idx])
     images, labels = images[kept], labels[kept]
   else:
-    test_labels = (common.check_labels(raw.test_labels, len(raw.test_images), raw.source)
+    test_images = common.check_examples(raw.test_images, f"{raw.source}: test examples")
+    test_labels = (common.check_labels(raw.test_labels, len(test_images),
+                                       f"{raw.source}: test labels")
                    if labelled and raw.test_labels is not None
-                   else np.full(len(raw.test_images), -1, np.int32))
-    test = Split(common.check_examples(raw.test_images, raw.source), test_labels)
+                   else np.full(len(test_images), -1, np.int32))
+    test = Split(test_images, test_labels)
   n = len(labels)
   if validation_size == -1:
     validation_size = int(n * AUTO_VALIDATION_FRACTION)

@@ -96,11 +96,13 @@ def _check_labels(labels, num_categories):
 class DecoderModule(tf.Module):
   """Serving wrapper of the decoder: `decode`, in-graph `sample` (and `sample_class`)."""
 
-  def __init__(self, decoder: models.Decoder, prior: priors.Prior, spec, config,
+  def __init__(self, decoder: models.Decoder, spec, config,
                asset_path: Optional[str] = None):
     super().__init__(name="aae_decoder")
     self.decoder = decoder
-    self._prior = prior  # plain Python: its parameters are baked into the graph
+    # The training prior, rebuilt from the config that defined it. Plain Python: its
+    # parameters are baked into the graph.
+    self._prior = priors.make_prior(config)
     self._spec = spec
     self._latent_dim, self._num_categories = config.latent_dim, config.num_categories
     if asset_path:
@@ -363,8 +365,7 @@ def export_models(networks, config: config_lib.Config, step: int, export_dir: st
       json.dump(describe(config, step, chosen), f, indent=2, sort_keys=True)
     spec = variants.get_variant(config.variant)
     modules = {
-        "decoder": (DecoderModule(networks.decoder, priors.make_prior(config), spec,
-                                  config, asset), _decoder_probes(spec, config)),
+        "decoder": (DecoderModule(networks.decoder, spec, config, asset), _decoder_probes(spec, config)),
         "encoder": (EncoderModule(networks.encoder, networks.decoder, spec, asset),
                     _encoder_probes(spec, config)),
     }

@@ -27,20 +27,25 @@ def metrics_records(path: str, warn=None):
   A line that is not a JSON object (the half-written last line of a run killed
   mid-write) costs only itself: it is skipped and named through `warn`.
   """
-  records = []
   with open(path) as f:
-    for number, line in enumerate(f, 1):
-      line = line.strip()
-      if not line:
-        continue
-      try:
-        record = json.loads(line)
-      except ValueError:
-        record = None
-      if not isinstance(record, dict) or "step" not in record:
-        (warn or (lambda message: None))(f"{path}:{number}: not a metrics record, skipped")
-        continue
-      records.append(record)
+    return parse_metrics_lines(f, path, warn)
+
+
+def parse_metrics_lines(lines, path: str, warn=None):
+  """`metrics_records` of lines already read (`path` only names them in warnings)."""
+  records = []
+  for number, line in enumerate(lines, 1):
+    line = line.strip()
+    if not line:
+      continue
+    try:
+      record = json.loads(line)
+    except ValueError:
+      record = None
+    if not isinstance(record, dict) or "step" not in record:
+      (warn or (lambda message: None))(f"{path}:{number}: not a metrics record, skipped")
+      continue
+    records.append(record)
   return records
 
 

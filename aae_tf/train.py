@@ -311,7 +311,7 @@ class _Figures:
   def __init__(self, trainer, splits: data.DataSplits):
     spec, config = trainer.spec, trainer.config
     self.spec, self.splits = spec, splits
-    self.decoder = export.DecoderModule(trainer.networks.decoder, trainer.prior, spec, config)
+    self.decoder = export.DecoderModule(trainer.networks.decoder, spec, config)
     self.encoder = export.EncoderModule(trainer.networks.encoder, trainer.networks.decoder,
                                         spec)
     self.rows = min(config.num_categories, 30) if spec.label_aware else 10
@@ -455,9 +455,10 @@ def _forget_metrics_after(workdir: str, step: int, log) -> None:
   if not os.path.exists(path):
     return
   with open(path) as f:
-    lines = f.read().splitlines()
-  kept = [record for record in report.metrics_records(path) if record["step"] <= step]
-  if len(kept) == len([l for l in lines if l.strip()]):
+    lines = [line for line in f.read().splitlines() if line.strip()]
+  kept = [record for record in report.parse_metrics_lines(lines, path)
+          if record["step"] <= step]
+  if len(kept) == len(lines):
     return
   atomic.write_text(path, "".join(json.dumps(record) + "\n" for record in kept))
   log(f"metrics.jsonl: dropped {len(lines) - len(kept)} line(s) past step {step}, the "

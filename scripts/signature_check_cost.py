@@ -17,7 +17,6 @@ import tensorflow as tf
 from aae_tf import configs
 from aae_tf import export
 from aae_tf import models
-from aae_tf import priors
 from aae_tf import variants
 
 
@@ -32,7 +31,7 @@ def _rate(fn, seconds):
 
 def _modules(config, spec, networks):
   return (export.EncoderModule(networks.encoder, networks.decoder, spec),
-          export.DecoderModule(networks.decoder, priors.make_prior(config), spec, config))
+          export.DecoderModule(networks.decoder, spec, config))
 
 
 def main():

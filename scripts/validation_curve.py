@@ -25,7 +25,6 @@ from aae_tf import checkpoints  # noqa: E402
 from aae_tf import data  # noqa: E402
 from aae_tf import export  # noqa: E402
 from aae_tf import models  # noqa: E402
-from aae_tf import priors  # noqa: E402
 from aae_tf import report  # noqa: E402
 from aae_tf import selection  # noqa: E402
 from aae_tf import variants  # noqa: E402
@@ -37,7 +36,7 @@ def curve(workdir: str, log=print) -> dict:
   splits = data.load_for_config(config.replace(allow_download=False), logger=lambda _: None)
   spec = variants.spec_for(config)
   networks = models.build_networks(config.replace(precision="float32"), spec)
-  decoder = export.DecoderModule(networks.decoder, priors.make_prior(config), spec, config)
+  decoder = export.DecoderModule(networks.decoder, spec, config)
   encoder = export.EncoderModule(networks.encoder, networks.decoder, spec)
   validator = selection.Validator(encoder, decoder, spec, config, splits, splits.num_classes,
                                   log=log)

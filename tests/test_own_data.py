@@ -24,7 +24,6 @@ from PIL import Image
 from aae_tf import configs
 from aae_tf import evaluate
 from aae_tf import export
-from aae_tf import priors
 from aae_tf import train
 from aae_tf import variants
 from aae_tf.sources import common as source_common
@@ -180,7 +179,7 @@ def contract(runs, tmp_path_factory):
       np.save(io / f"{key}.npy", value)
     spec = variants.spec_for(config)
     networks, _, _ = export.restore_networks(run.workdir, config)  # as exported
-    decoder = export.DecoderModule(networks.decoder, priors.make_prior(config), spec, config)
+    decoder = export.DecoderModule(networks.decoder, spec, config)
     encoder = export.EncoderModule(networks.encoder, networks.decoder, spec)
     decode_inputs = dict(z=tf.constant(z))
     cli_inputs = f"z={io}/z.npy"

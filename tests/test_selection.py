@@ -13,7 +13,6 @@ from aae_tf import configs
 from aae_tf import data
 from aae_tf import export
 from aae_tf import models
-from aae_tf import priors
 from aae_tf import selection
 from aae_tf import train
 from aae_tf import variants
@@ -79,7 +78,7 @@ def test_validation_never_reads_the_test_split(data_dir, variant, extra):
                              test=_PoisonedSplit(), source=splits.source)
   spec = variants.spec_for(config)
   networks = models.build_networks(config, spec)
-  decoder = export.DecoderModule(networks.decoder, priors.make_prior(config), spec, config)
+  decoder = export.DecoderModule(networks.decoder, spec, config)
   encoder = export.EncoderModule(networks.encoder, networks.decoder, spec)
   validator = selection.Validator(encoder, decoder, spec, config, poisoned, 10,
                                   log=lambda _: None)

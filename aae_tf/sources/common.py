@@ -68,6 +68,16 @@ def check_examples(images: np.ndarray, what: str) -> np.ndarray:
   return images
 
 
+def resize(image: np.ndarray, size) -> np.ndarray:
+  """One [H, W, C] uint8 image resized to `size` = (H, W), bilinear (PIL)."""
+  from PIL import Image  # pylint: disable=import-outside-toplevel
+  grey = image.shape[-1] == 1
+  resized = Image.fromarray(image[..., 0] if grey else image).resize(
+      (size[1], size[0]), Image.BILINEAR)
+  array = np.asarray(resized, np.uint8)
+  return array[..., None] if grey else array
+
+
 def check_labels(labels, count: int, what: str) -> np.ndarray:
   """int32 labels [count] >= 0, or a DataError naming `what`."""
   labels = np.asarray(labels)

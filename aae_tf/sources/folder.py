@@ -62,10 +62,9 @@ def _read(path: str, color: str, image_size: Optional[Sequence[int]]):
       converted = image.convert(mode)
   except (OSError, UnidentifiedImageError, ValueError) as e:
     raise DataError(f"folder: {path} cannot be decoded as an image ({e})") from None
-  if image_size:
-    converted = converted.resize((image_size[1], image_size[0]), Image.BILINEAR)
   array = np.asarray(converted, np.uint8)
-  return array if array.ndim == 3 else array[..., None]
+  array = array if array.ndim == 3 else array[..., None]
+  return common.resize(array, image_size) if image_size else array
 
 
 def _is_grey(images: np.ndarray) -> bool:

@@ -38,15 +38,11 @@ def load(path: str) -> common.RawData:
   if ("y_train" in arrays) != ("y_test" in arrays) and "x_test" in arrays:
     raise DataError(f"npz:{path}: labels for only one of train and test; give both "
                     "y_train and y_test, or neither")
-  x_train = common.check_examples(arrays["x_train"], f"npz:{path}: x_train")
-  y_train = (common.check_labels(arrays["y_train"], len(x_train), f"npz:{path}: y_train")
-             if "y_train" in arrays else None)
-  x_test = y_test = None
-  if "x_test" in arrays:
-    x_test = common.check_examples(arrays["x_test"], f"npz:{path}: x_test")
-    if x_test.shape[1:] != x_train.shape[1:] or x_test.dtype != x_train.dtype:
-      raise DataError(f"npz:{path}: x_test is {x_test.dtype} {list(x_test.shape[1:])} per "
-                      f"example but x_train is {x_train.dtype} {list(x_train.shape[1:])}")
-    if "y_test" in arrays:
-      y_test = common.check_labels(arrays["y_test"], len(x_test), f"npz:{path}: y_test")
+  # The values are checked once, where every source's arrays are split (data.py).
+  x_train, y_train = arrays["x_train"], arrays.get("y_train")
+  x_test, y_test = arrays.get("x_test"), arrays.get("y_test")
+  if x_test is not None and (x_test.shape[1:] != x_train.shape[1:] or
+                             x_test.dtype.kind != x_train.dtype.kind):
+    raise DataError(f"npz:{path}: x_test is {x_test.dtype} {list(x_test.shape[1:])} per "
+                    f"example but x_train is {x_train.dtype} {list(x_train.shape[1:])}")
   return common.RawData(x_train, y_train, x_test, y_test, f"npz file {path}")

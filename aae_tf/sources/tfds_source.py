@@ -41,21 +41,13 @@ def _feature_key(features, kind: str, chosen: str, name: str, flag: str) -> Opti
   return keys[0] if keys else None
 
 
-def _resize(image: np.ndarray, size: Sequence[int]) -> np.ndarray:
-  from PIL import Image  # pylint: disable=import-outside-toplevel
-  squeeze = image.shape[-1] == 1
-  pil = Image.fromarray(image[..., 0] if squeeze else image)
-  array = np.asarray(pil.resize((size[1], size[0]), Image.BILINEAR), np.uint8)
-  return array[..., None] if squeeze else array
-
-
 def _read_split(builder, split, image_key, label_key, image_size, name):
   import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
   images, labels = [], []
   for example in tfds.as_numpy(builder.as_dataset(split=split)):
     image = np.asarray(example[image_key])
     if image_size:
-      image = _resize(image, image_size)
+      image = common.resize(image, image_size)
     if images and image.shape != images[0].shape:
       raise DataError(f"tfds:{name}: images of different sizes ({images[0].shape} and "
                       f"{image.shape}); pass --image_size=H,W to resize them")
@@ -111,7 +103,4 @@ def load(spec: str, data_dir: Optional[str], allow_download: bool,
   if "test" in splits:
     test, test_labels = _read_split(builder, "test", image_key, label_key, image_size, spec)
   names = tuple(features[label_key].names) if label_key else None
-  what = f"tfds:{spec}"
-  return common.RawData(common.check_examples(train, what), train_labels,
-                        None if test is None else common.check_examples(test, what),
-                        test_labels, f"TFDS {builder.name} ({builder.data_path})", names)
+  return common.RawData(train, train_labels, test, test_labels, f"TFDS {builder.name} ({builder.data_path})", names)
