@@ -140,6 +140,10 @@ class Config:
       "the class (style/content separation that does not decay with training).")
   discriminator_noise_std: float = _field(
       0.0, "Std of Gaussian noise added to every discriminator input (a stabiliser).")
+  style_dropout: float = _field(
+      0.0, "Variants whose decoder reads a category (y or a label): the share of examples "
+      "whose style code z is zeroed in the reconstruction phase, so the decoder must "
+      "rebuild them from the category alone and cannot learn to ignore it; 0 = off.")
   cluster_head_threshold: float = _field(
       2.0, "eta: dim_reduction penalises cluster heads closer than this.")
   cluster_head_weight: float = _field(1.0, "Weight of the cluster-head distance penalty.")
@@ -306,6 +310,11 @@ def validate(config: Config, num_replicas: int = 1) -> None:
       config.prior_components != config.num_categories):
     fail(f"--variant={config.variant} gives each class a prior component: set "
          f"--prior_components={config.num_categories} (= --num_categories)")
+  if not 0.0 <= config.style_dropout < 1.0:
+    fail(f"--style_dropout must be in [0, 1), got {config.style_dropout}")
+  if config.style_dropout and not spec.decoder_takes_label:
+    fail(f"--style_dropout needs a decoder that reads a category besides z; "
+         f"--variant={config.variant} decodes z alone")
   for name in ("input_noise_std", "discriminator_noise_std", "supervised_lr",
                "cluster_head_weight"):
     if getattr(config, name) < 0:

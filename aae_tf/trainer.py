@@ -30,6 +30,7 @@ from aae_tf import variants
 _RECONSTRUCTION_DROPOUT, _REGULARISATION_DROPOUT, _DISCRIMINATOR_DROPOUT = 1, 2, 3
 _SUPERVISED_DROPOUT, _INPUT_NOISE, _DISCRIMINATOR_NOISE = 4, 5, 6
 _POSTERIOR = 7  # a stochastic q(z|x)'s draws (+0 reconstruction, +1 regularisation, +2 supervised)
+_STYLE_DROPOUT = 8
 _PRIOR_SAMPLES = 10
 
 
@@ -168,7 +169,8 @@ class Trainer(tf.Module):
     encoder_input = self._noisy(images, self.config.input_noise_std, seed_for(_INPUT_NOISE))
     metrics = self._reconstruction_phase(encoder_input, images, labels,
                                          seed_for(_RECONSTRUCTION_DROPOUT),
-                                         self._posterior_seed(seed_for(_POSTERIOR)))
+                                         self._posterior_seed(seed_for(_POSTERIOR)),
+                                         seed_for(_STYLE_DROPOUT))
     metrics.update(self._regularisation_phase(encoder_input, labels, replica, replica_id,
                                               seed_for))
     if self.spec.supervised_phase:
@@ -196,14 +198,14 @@ class Trainer(tf.Module):
     return None
 
   def _reconstruction_phase(self, encoder_input, images, labels, dropout_seed,
-                            posterior_seed):
+                            posterior_seed, style_seed):
     net = self.networks
     metrics = {}
     with tf.GradientTape(watch_accessed_variables=False) as tape:
       tape.watch(self.phase_variables["reconstruction"])
       codes = net.encoder(encoder_input, dropout_seed, posterior_seed)
-      logits = net.decoder(codes["z"], self._category(codes, labels),
-                           rng.fold_in(dropout_seed, 1))
+      logits = net.decoder(self._hide_style(codes["z"], style_seed),
+                           self._category(codes, labels), rng.fold_in(dropout_seed, 1))
       loss = self._global_mean(self._reconstruction_loss(images, logits))
       total = loss
       if self.spec.cluster_head_penalty:
@@ -214,6 +216,17 @@ class Trainer(tf.Module):
     self._apply("reconstruction", tape, total)
     metrics["reconstruction_loss"] = loss
     return metrics
+
+  def _hide_style(self, z, seed):
+    """z with the rows of a `style_dropout` share of the examples zeroed (the prior's
+    centre). Those examples are rebuilt from the category alone, so the category must
+    carry the content; without this a rich enough z carries it and the decoder learns
+    to ignore the category (the clustering and style/content failure)."""
+    rate = self.config.style_dropout
+    if rate <= 0:
+      return z
+    keep = rng.uniform(tf.stack([tf.shape(z)[0], 1]), seed) >= rate
+    return z * tf.cast(keep, z.dtype)
 
   def _cluster_head_penalty(self):
     """sum over pairs of max(0, eta - ||W_i - W_j||): pushes cluster heads apart."""
