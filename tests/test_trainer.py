@@ -175,3 +175,29 @@ def test_each_epoch_visits_every_example_once_in_a_new_order():
   np.testing.assert_array_equal(np.sort(first), ids)
   np.testing.assert_array_equal(np.sort(second), ids)
   assert not np.array_equal(first, second)
+
+
+def test_style_dropout_hides_z_from_the_decoder_for_its_share_of_examples():
+  config = tiny_config(variant="clustering", num_categories=4, style_dropout=0.3)
+  trainer = trainer_lib.Trainer(config, tf.distribute.get_strategy(), 10)
+  z = tf.ones([4000, config.latent_dim])
+  hidden = trainer._hide_style(z, tf.constant([3, 4]))
+  zeroed = np.all(hidden.numpy() == 0, axis=1)
+  assert abs(zeroed.mean() - 0.3) < 0.03                    # whole rows, at the rate
+  np.testing.assert_array_equal(hidden.numpy()[~zeroed], 1.0)  # the rest untouched
+  off = trainer_lib.Trainer(tiny_config(variant="clustering", num_categories=4),
+                            tf.distribute.get_strategy(), 10)
+  assert off._hide_style(z, tf.constant([3, 4])) is z
+  _, metrics = train(config, tf.distribute.get_strategy(), steps=2, trainer=trainer)
+  assert np.isfinite(metrics["reconstruction_loss"])
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(style_dropout=0.5), "decodes z alone"),               # the unsupervised variant
+    (dict(variant="clustering", num_categories=4, style_dropout=1.0), r"in \[0, 1\)"),
+])
+def test_style_dropout_is_checked(changes, message):
+  from aae_tf import config as config_lib
+  from aae_tf.errors import ConfigError
+  with pytest.raises(ConfigError, match=message):
+    config_lib.validate(tiny_config(**changes))
