@@ -140,6 +140,10 @@ class Config:
       "the class (style/content separation that does not decay with training).")
   discriminator_noise_std: float = _field(
       0.0, "Std of Gaussian noise added to every discriminator input (a stabiliser).")
+  reconstruct_labelled: bool = _field(
+      False, "Semi-supervised variants: the reconstruction phase also rebuilds each "
+      "labelled batch with the decoder reading its true label one-hot in place of "
+      "q(y|x), which teaches the decoder that the category is the class.")
   style_dropout: float = _field(
       0.0, "Variants whose decoder reads a category (y or a label): the share of examples "
       "whose style code z is zeroed in the reconstruction phase, so the decoder must "
@@ -310,6 +314,9 @@ def validate(config: Config, num_replicas: int = 1) -> None:
       config.prior_components != config.num_categories):
     fail(f"--variant={config.variant} gives each class a prior component: set "
          f"--prior_components={config.num_categories} (= --num_categories)")
+  if config.reconstruct_labelled and not (spec.supervised_phase and spec.decoder_reads_y):
+    fail(f"--reconstruct_labelled needs a semi-supervised variant whose decoder reads "
+         f"q(y|x); --variant={config.variant} has none")
   if not 0.0 <= config.style_dropout < 1.0:
     fail(f"--style_dropout must be in [0, 1), got {config.style_dropout}")
   if config.style_dropout and not spec.decoder_takes_label:

@@ -112,6 +112,8 @@ class Trainer(tf.Module):
   @property
   def metric_names(self) -> List[str]:
     names = ["reconstruction_loss"]
+    if self.config.reconstruct_labelled:
+      names.append("labelled_reconstruction_loss")
     if self.spec.cluster_head_penalty:
       names.append("cluster_head_penalty")
     for adversary in self.spec.adversaries:
@@ -167,17 +169,21 @@ class Trainer(tf.Module):
       return rng.fold_in(seed, replica_id) if per_replica else seed
 
     encoder_input = self._noisy(images, self.config.input_noise_std, seed_for(_INPUT_NOISE))
-    metrics = self._reconstruction_phase(encoder_input, images, labels,
-                                         seed_for(_RECONSTRUCTION_DROPOUT),
-                                         self._posterior_seed(seed_for(_POSTERIOR)),
-                                         seed_for(_STYLE_DROPOUT))
+    labelled = None
+    if self.spec.supervised_phase:
+      labelled_images = input_pipeline.unit_float(batch["labelled_image"])
+      labelled = (labelled_images, batch["labelled_label"],
+                  self._noisy(labelled_images, self.config.input_noise_std,
+                              seed_for(_INPUT_NOISE + 100)))
+    metrics = self._reconstruction_phase(
+        encoder_input, images, labels, seed_for(_RECONSTRUCTION_DROPOUT),
+        self._posterior_seed(seed_for(_POSTERIOR)), seed_for(_STYLE_DROPOUT),
+        labelled if self.config.reconstruct_labelled else None)
     metrics.update(self._regularisation_phase(encoder_input, labels, replica, replica_id,
                                               seed_for))
-    if self.spec.supervised_phase:
-      labelled = input_pipeline.unit_float(batch["labelled_image"])
+    if labelled is not None:
       metrics.update(self._supervised_phase(
-          self._noisy(labelled, self.config.input_noise_std, seed_for(_INPUT_NOISE + 100)),
-          batch["labelled_label"], seed_for(_SUPERVISED_DROPOUT),
+          labelled[2], labelled[1], seed_for(_SUPERVISED_DROPOUT),
           self._posterior_seed(rng.fold_in(seed_for(_POSTERIOR), 2))))
     return metrics
 
@@ -198,7 +204,9 @@ class Trainer(tf.Module):
     return None
 
   def _reconstruction_phase(self, encoder_input, images, labels, dropout_seed,
-                            posterior_seed, style_seed):
+                            posterior_seed, style_seed, labelled=None):
+    """Squared error (or BCE) of decoder(encoder(x)); with `labelled` = (images, labels,
+    encoder input), also of that batch decoded from its true label one-hot."""
     net = self.networks
     metrics = {}
     with tf.GradientTape(watch_accessed_variables=False) as tape:
@@ -208,6 +216,19 @@ class Trainer(tf.Module):
                            self._category(codes, labels), rng.fold_in(dropout_seed, 1))
       loss = self._global_mean(self._reconstruction_loss(images, logits))
       total = loss
+      if labelled is not None:
+        labelled_images, labelled_labels, labelled_input = labelled
+        labelled_codes = net.encoder(labelled_input, rng.fold_in(dropout_seed, 2),
+                                     None if posterior_seed is None
+                                     else rng.fold_in(posterior_seed, 3))
+        labelled_logits = net.decoder(
+            self._hide_style(labelled_codes["z"], rng.fold_in(style_seed, 1)),
+            tf.one_hot(labelled_labels, self.config.num_categories),
+            rng.fold_in(dropout_seed, 3))
+        labelled_loss = self._global_mean(
+            self._reconstruction_loss(labelled_images, labelled_logits))
+        total += labelled_loss
+        metrics["labelled_reconstruction_loss"] = labelled_loss
       if self.spec.cluster_head_penalty:
         penalty = self._cluster_head_penalty()
         # A per-batch term, not per-example: each replica adds its 1/N share.

@@ -201,3 +201,23 @@ def test_style_dropout_is_checked(changes, message):
   from aae_tf.errors import ConfigError
   with pytest.raises(ConfigError, match=message):
     config_lib.validate(tiny_config(**changes))
+
+
+def test_reconstruct_labelled_adds_the_labelled_batch_decoded_from_its_label():
+  config = tiny_config(variant="semi_supervised", num_categories=10, num_labels=20,
+                       reconstruct_labelled=True)
+  images, labels = synthetic()
+  strategy = tf.distribute.get_strategy()
+  trainer = trainer_lib.Trainer(config, strategy, NUM_EXAMPLES // config.batch_size)
+  labelled = (images[:20], labels[:20])
+  dataset = input_pipeline.distributed_train_dataset(
+      strategy, images, np.full(NUM_EXAMPLES, -1), global_batch_size=config.batch_size,
+      seed=0, start_step=0, labelled=labelled)
+  metrics = trainer.train_loop(iter(dataset), tf.constant(2))
+  assert np.isfinite(float(metrics["labelled_reconstruction_loss"]))
+  assert float(metrics["labelled_reconstruction_loss"]) > 0
+  from aae_tf import config as config_lib
+  from aae_tf.errors import ConfigError
+  with pytest.raises(ConfigError, match="--reconstruct_labelled needs"):
+    config_lib.validate(tiny_config(variant="clustering", num_categories=4,
+                                    reconstruct_labelled=True))
