@@ -144,6 +144,11 @@ class Config:
       False, "Semi-supervised variants: the reconstruction phase also rebuilds each "
       "labelled batch with the decoder reading its true label one-hot in place of "
       "q(y|x), which teaches the decoder that the category is the class.")
+  hard_categories: bool = _field(
+      False, "Variants with a category head: the decoder and the category adversary read "
+      "one_hot(argmax q(y|x)) with the softmax's gradient (straight-through), so y can "
+      "carry only which category, never a soft continuous code (as at serving time, "
+      "where `decode` takes label ids).")
   style_dropout: float = _field(
       0.0, "Variants whose decoder reads a category (y or a label): the share of examples "
       "whose style code z is zeroed in the reconstruction phase, so the decoder must "
@@ -317,6 +322,9 @@ def validate(config: Config, num_replicas: int = 1) -> None:
   if config.reconstruct_labelled and not (spec.supervised_phase and spec.decoder_reads_y):
     fail(f"--reconstruct_labelled needs a semi-supervised variant whose decoder reads "
          f"q(y|x); --variant={config.variant} has none")
+  if config.hard_categories and not spec.has_categories:
+    fail(f"--hard_categories needs a variant with a category head q(y|x); "
+         f"--variant={config.variant} has none")
   if not 0.0 <= config.style_dropout < 1.0:
     fail(f"--style_dropout must be in [0, 1), got {config.style_dropout}")
   if config.style_dropout and not spec.decoder_takes_label:

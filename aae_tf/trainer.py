@@ -200,8 +200,16 @@ class Trainer(tf.Module):
     if self.spec.decoder_reads_true_label:
       return tf.one_hot(labels, self.config.num_categories)
     if self.spec.decoder_reads_y:
-      return tf.nn.softmax(codes["y"])
+      return self._categories(codes["y"])
     return None
+
+  def _categories(self, logits):
+    """q(y|x); with `hard_categories` its one-hot argmax carrying the softmax's gradient."""
+    probs = tf.nn.softmax(logits)
+    if not self.config.hard_categories:
+      return probs
+    hard = tf.one_hot(tf.argmax(probs, axis=1), self.config.num_categories, dtype=probs.dtype)
+    return probs + tf.stop_gradient(hard - probs)
 
   def _reconstruction_phase(self, encoder_input, images, labels, dropout_seed,
                             posterior_seed, style_seed, labelled=None):
@@ -274,7 +282,7 @@ class Trainer(tf.Module):
       for i, adversary in enumerate(self.spec.adversaries):
         real = self._prior_samples(adversary, global_labels, tf.shape(labels)[0], replica_id,
                                    seed_for(_PRIOR_SAMPLES + i, per_replica=False))
-        fake = codes["z"] if adversary.head == "z" else tf.nn.softmax(codes["y"])
+        fake = codes["z"] if adversary.head == "z" else self._categories(codes["y"])
         real, fake = self._discriminator_inputs(adversary, real, fake, labels,
                                                 seed_for(_DISCRIMINATOR_NOISE + 10 * i))
         with generator_tape.stop_recording():

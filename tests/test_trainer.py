@@ -221,3 +221,23 @@ def test_reconstruct_labelled_adds_the_labelled_batch_decoded_from_its_label():
   with pytest.raises(ConfigError, match="--reconstruct_labelled needs"):
     config_lib.validate(tiny_config(variant="clustering", num_categories=4,
                                     reconstruct_labelled=True))
+
+
+def test_hard_categories_are_one_hot_forward_and_softmax_backward():
+  config = tiny_config(variant="clustering", num_categories=4, hard_categories=True)
+  trainer = trainer_lib.Trainer(config, tf.distribute.get_strategy(), 10)
+  logits = tf.constant([[2.0, 1.0, 0.0, -1.0], [0.0, 0.0, 3.0, 0.0]])
+  weights = tf.constant([1.0, 2.0, 3.0, 4.0])
+
+  def value_and_gradient(fn):
+    with tf.GradientTape() as tape:
+      tape.watch(logits)
+      categories = fn(logits)
+      loss = tf.reduce_sum(categories * weights)
+    return categories.numpy(), tape.gradient(loss, logits).numpy()
+
+  hard, hard_gradient = value_and_gradient(trainer._categories)
+  _, soft_gradient = value_and_gradient(tf.nn.softmax)
+  np.testing.assert_allclose(hard, [[1, 0, 0, 0], [0, 0, 1, 0]], atol=1e-6)
+  np.testing.assert_allclose(hard_gradient, soft_gradient, rtol=1e-5)
+  assert np.abs(hard_gradient).max() > 0
