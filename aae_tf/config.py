@@ -134,6 +134,8 @@ class Config:
       -1.0, "Momentum / beta_1 of the discriminator and generator optimizers; -1 = momentum.")
   input_noise_std: float = _field(
       0.0, "Std of Gaussian noise added to encoder inputs in training (paper Table 2: 0.3).")
+  input_dropout: float = _field(
+      0.0, "Dropout rate on the encoder's input pixels in training (after input noise).")
   adversary_sees_label: bool = _field(
       False, "Variants trained on every label (supervised): the z adversary also reads the "
       "label one-hot, so it matches q(z|y) to the prior for each class and z cannot carry "
@@ -325,6 +327,8 @@ def validate(config: Config, num_replicas: int = 1) -> None:
   if config.hard_categories and not spec.has_categories:
     fail(f"--hard_categories needs a variant with a category head q(y|x); "
          f"--variant={config.variant} has none")
+  if not 0.0 <= config.input_dropout < 1.0:
+    fail(f"--input_dropout must be in [0, 1), got {config.input_dropout}")
   if not 0.0 <= config.style_dropout < 1.0:
     fail(f"--style_dropout must be in [0, 1), got {config.style_dropout}")
   if config.style_dropout and not spec.decoder_takes_label:

@@ -168,13 +168,12 @@ class Trainer(tf.Module):
       seed = rng.fold_in(step_seed, stream)
       return rng.fold_in(seed, replica_id) if per_replica else seed
 
-    encoder_input = self._noisy(images, self.config.input_noise_std, seed_for(_INPUT_NOISE))
+    encoder_input = self._corrupted(images, seed_for(_INPUT_NOISE))
     labelled = None
     if self.spec.supervised_phase:
       labelled_images = input_pipeline.unit_float(batch["labelled_image"])
       labelled = (labelled_images, batch["labelled_label"],
-                  self._noisy(labelled_images, self.config.input_noise_std,
-                              seed_for(_INPUT_NOISE + 100)))
+                  self._corrupted(labelled_images, seed_for(_INPUT_NOISE + 100)))
     metrics = self._reconstruction_phase(
         encoder_input, images, labels, seed_for(_RECONSTRUCTION_DROPOUT),
         self._posterior_seed(seed_for(_POSTERIOR)), seed_for(_STYLE_DROPOUT),
@@ -190,6 +189,12 @@ class Trainer(tf.Module):
   def _posterior_seed(self, seed):
     """The seed of q(z|x)'s draw, or None for a deterministic encoder."""
     return seed if self.networks.encoder.stochastic else None
+
+  def _corrupted(self, images, seed):
+    """The encoder's training input: Gaussian noise, then dropout, as configured."""
+    x = self._noisy(images, self.config.input_noise_std, seed)
+    rate = self.config.input_dropout
+    return rng.dropout(x, rate, rng.fold_in(seed, 1)) if rate > 0 else x
 
   @staticmethod
   def _noisy(x, std, seed):

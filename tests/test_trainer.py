@@ -241,3 +241,10 @@ def test_hard_categories_are_one_hot_forward_and_softmax_backward():
   np.testing.assert_allclose(hard, [[1, 0, 0, 0], [0, 0, 1, 0]], atol=1e-6)
   np.testing.assert_allclose(hard_gradient, soft_gradient, rtol=1e-5)
   assert np.abs(hard_gradient).max() > 0
+
+
+def test_input_dropout_zeroes_input_pixels_at_its_rate():
+  trainer = trainer_lib.Trainer(tiny_config(input_dropout=0.25), tf.distribute.get_strategy(), 10)
+  corrupted = trainer._corrupted(tf.ones([100, 784]), tf.constant([5, 6])).numpy()
+  assert abs((corrupted == 0).mean() - 0.25) < 0.02
+  np.testing.assert_allclose(corrupted[corrupted != 0], 1 / 0.75, rtol=1e-6)  # rescaled
