@@ -74,6 +74,9 @@ class Config:
   discriminator_hidden: Tuple[int, ...] = _field(
       (1000, 1000), "Discriminator hidden layer sizes.")
   encoder_dropout: float = _field(0.0, "Dropout rate after each encoder hidden layer.")
+  encoder_batch_norm: bool = _field(
+      False, "Batch normalisation before each encoder hidden ReLU (per replica; serving "
+      "uses the running statistics).")
   decoder_dropout: float = _field(0.0, "Dropout rate after each decoder hidden layer.")
   discriminator_dropout: float = _field(
       0.0, "Dropout rate after each discriminator hidden layer.")

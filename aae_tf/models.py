@@ -76,25 +76,65 @@ class Dense(tf.Module):
     return tf.nn.bias_add(tf.matmul(x, kernel), bias)
 
 
+class BatchNorm(tf.Module):
+  """Batch normalisation over the batch axis, in float32.
+
+  Training (a call with `training=True`) normalises with the batch's statistics and
+  moves the running ones towards them; inference (what `encode` serves) uses the running
+  ones. Under a distribution strategy each replica normalises its own rows and keeps
+  its own running statistics, which are averaged when read (checkpoint, export).
+  """
+
+  def __init__(self, dim, momentum=0.99, epsilon=1e-3, name=None):
+    super().__init__(name=name)
+    self.gamma = tf.Variable(tf.ones([dim]), name="gamma")
+    self.beta = tf.Variable(tf.zeros([dim]), name="beta")
+    running = dict(trainable=False, synchronization=tf.VariableSynchronization.ON_READ,
+                   aggregation=tf.VariableAggregation.MEAN)
+    self.moving_mean = tf.Variable(tf.zeros([dim]), name="moving_mean", **running)
+    self.moving_variance = tf.Variable(tf.ones([dim]), name="moving_variance", **running)
+    self.momentum, self.epsilon = momentum, epsilon
+
+  def __call__(self, x, training: bool):
+    x32 = tf.cast(x, tf.float32)
+    if training:
+      mean, variance = tf.nn.moments(x32, axes=[0])
+      for running, value in ((self.moving_mean, mean), (self.moving_variance, variance)):
+        running.assign(self.momentum * running + (1.0 - self.momentum) * value)
+    else:
+      mean, variance = self.moving_mean, self.moving_variance
+    normalised = tf.nn.batch_normalization(x32, mean, variance, self.beta, self.gamma,
+                                           self.epsilon)
+    return tf.cast(normalised, x.dtype)
+
+
 class MLP(tf.Module):
-  """ReLU hidden layers with optional stateless dropout; linear output (float32)."""
+  """ReLU hidden layers with optional stateless dropout and batch normalisation (before
+  each ReLU); linear output (float32)."""
 
   def __init__(self, in_dim, hidden, out_dim, *, init, seed, dropout=0.0,
-               compute_dtype=tf.float32, name=None):
+               compute_dtype=tf.float32, batch_norm=False, name=None):
     super().__init__(name=name)
     sizes = [in_dim, *hidden, out_dim]
     self.layers = [
         Dense(sizes[i], sizes[i + 1], init, (seed, i), compute_dtype, name=f"dense_{i}")
         for i in range(len(sizes) - 1)
     ]
+    self.norms = ([BatchNorm(size, name=f"batch_norm_{i}") for i, size in enumerate(hidden)]
+                  if batch_norm else [])
     self.dropout = dropout
     self.in_dim, self.out_dim = in_dim, out_dim
 
   def __call__(self, x, dropout_seed: Optional[tf.Tensor] = None):
-    """Applies the network; dropout is on exactly when a `dropout_seed` is given."""
+    """Applies the network. A call with a `dropout_seed` is a training call: dropout is
+    on and batch normalisation uses the batch's statistics."""
+    training = dropout_seed is not None
     for i, layer in enumerate(self.layers[:-1]):
-      x = tf.nn.relu(layer(x))
-      if dropout_seed is not None and self.dropout > 0:
+      x = layer(x)
+      if self.norms:
+        x = self.norms[i](x, training)
+      x = tf.nn.relu(x)
+      if training and self.dropout > 0:
         x = rng.dropout(x, self.dropout, rng.fold_in(dropout_seed, i))
     return tf.cast(self.layers[-1](x), tf.float32)
 
@@ -112,7 +152,7 @@ class Encoder(tf.Module):
 
   def __init__(self, hidden, head_dims: Dict[str, int], *, init, seed, dropout,
                compute_dtype, posterior="deterministic", noise_dim=0, data_shape=(28, 28, 1),
-               conv_channels=(), name="encoder"):
+               conv_channels=(), batch_norm=False, name="encoder"):
     super().__init__(name=name)
     if posterior not in POSTERIORS:
       raise ValueError(f"unknown posterior {posterior!r}; use one of {', '.join(POSTERIORS)}")
@@ -126,7 +166,10 @@ class Encoder(tf.Module):
                  if conv_channels else None)
     features = self.body.out_dim if self.body else self.data_size
     self.trunk = MLP(features + self.noise_dim, hidden[:-1], hidden[-1], init=init,
-                     seed=seed, dropout=dropout, compute_dtype=compute_dtype, name="trunk")
+                     seed=seed, dropout=dropout, compute_dtype=compute_dtype,
+                     batch_norm=batch_norm, name="trunk")
+    # The trunk's output is the last hidden layer: normalised before its ReLU here.
+    self.trunk_norm = BatchNorm(hidden[-1], name="trunk_batch_norm") if batch_norm else None
     head_dims = dict(head_dims)
     if posterior == "gaussian":
       head_dims[_LOG_VAR_HEAD] = head_dims["z"]
@@ -144,7 +187,10 @@ class Encoder(tf.Module):
       eta = (tf.zeros(shape) if posterior_seed is None
              else rng.normal(shape, rng.fold_in(posterior_seed, 1)))
       x = tf.concat([x, eta], axis=1)
-    h = tf.nn.relu(self.trunk(x, dropout_seed))
+    h = self.trunk(x, dropout_seed)
+    if self.trunk_norm:
+      h = self.trunk_norm(h, training=dropout_seed is not None)
+    h = tf.nn.relu(h)
     if dropout_seed is not None and self.dropout > 0:
       h = rng.dropout(h, self.dropout, rng.fold_in(dropout_seed, 99))
     codes = {head: tf.cast(layer(h), tf.float32) for head, layer in self.heads.items()}
@@ -226,6 +272,7 @@ def build_networks(config, spec) -> Networks:
               else ())
   encoder = Encoder(config.encoder_hidden, spec.head_dims(config), seed=config.seed,
                     dropout=config.encoder_dropout, posterior=config.posterior,
+                    batch_norm=config.encoder_batch_norm,
                     noise_dim=config.posterior_noise_dim, **common, **data)
   decoder = Decoder(spec, config.latent_dim, config.num_categories,
                     config.decoder_hidden, seed=config.seed + 1,
