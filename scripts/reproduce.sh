@@ -36,7 +36,7 @@ declare -A experiment=(
   [seed1_supervised]="--preset=seed1_supervised"
   [table3_16]="--preset=paper_table3_16 --epochs=150"
   [table3_30]="--preset=paper_table3_30 --epochs=150"
-  [fig10_2d]="--preset=paper_fig10_2d --epochs=200"
+  [fig10_2d]="--preset=paper_fig10_2d"
   [seed2_mnist]="--preset=seed2_mnist"
   [seed2_fashion_mnist]="--preset=seed2_fashion_mnist"
 )
