@@ -97,7 +97,10 @@ def _semi_supervised(num_labels: int) -> Config:
 @preset
 def paper_table2_100() -> Config:
   """Paper Table 2: semi-supervised classification with 100 labels (10 per class)."""
-  return _semi_supervised(100)
+  # With the rates / 10 at epoch 50 the validation error was still falling when they
+  # dropped and then sat at 6.7-7.0 %; dropped at epoch 150 it reached 6.26 % (test
+  # 6.01 % against 6.66 %; docs/RESULTS.md has both curves).
+  return _semi_supervised(100).replace(lr_decay_epochs=(150.0, 1000.0), epochs=200.0)
 
 
 @preset
