@@ -220,26 +220,21 @@ class Trainer(tf.Module):
                             posterior_seed, style_seed, labelled=None):
     """Squared error (or BCE) of decoder(encoder(x)); with `labelled` = (images, labels,
     encoder input), also of that batch decoded from its true label one-hot."""
-    net = self.networks
     metrics = {}
     with tf.GradientTape(watch_accessed_variables=False) as tape:
       tape.watch(self.phase_variables["reconstruction"])
-      codes = net.encoder(encoder_input, dropout_seed, posterior_seed)
-      logits = net.decoder(self._hide_style(codes["z"], style_seed),
-                           self._category(codes, labels), rng.fold_in(dropout_seed, 1))
-      loss = self._global_mean(self._reconstruction_loss(images, logits))
+      loss = self._rebuilt_loss(encoder_input, images,
+                                lambda codes: self._category(codes, labels),
+                                dropout_seed, posterior_seed, style_seed)
       total = loss
       if labelled is not None:
         labelled_images, labelled_labels, labelled_input = labelled
-        labelled_codes = net.encoder(labelled_input, rng.fold_in(dropout_seed, 2),
-                                     None if posterior_seed is None
-                                     else rng.fold_in(posterior_seed, 3))
-        labelled_logits = net.decoder(
-            self._hide_style(labelled_codes["z"], rng.fold_in(style_seed, 1)),
-            tf.one_hot(labelled_labels, self.config.num_categories),
-            rng.fold_in(dropout_seed, 3))
-        labelled_loss = self._global_mean(
-            self._reconstruction_loss(labelled_images, labelled_logits))
+        labelled_loss = self._rebuilt_loss(
+            labelled_input, labelled_images,
+            lambda _: tf.one_hot(labelled_labels, self.config.num_categories),
+            rng.fold_in(dropout_seed, 2),
+            None if posterior_seed is None else rng.fold_in(posterior_seed, 3),
+            rng.fold_in(style_seed, 1))
         total += labelled_loss
         metrics["labelled_reconstruction_loss"] = labelled_loss
       if self.spec.cluster_head_penalty:
@@ -250,6 +245,14 @@ class Trainer(tf.Module):
     self._apply("reconstruction", tape, total)
     metrics["reconstruction_loss"] = loss
     return metrics
+
+  def _rebuilt_loss(self, encoder_input, images, category_of, dropout_seed, posterior_seed,
+                    style_seed):
+    """The batch's mean reconstruction loss, the decoder reading `category_of(codes)`."""
+    codes = self.networks.encoder(encoder_input, dropout_seed, posterior_seed)
+    logits = self.networks.decoder(self._hide_style(codes["z"], style_seed),
+                                   category_of(codes), rng.fold_in(dropout_seed, 1))
+    return self._global_mean(self._reconstruction_loss(images, logits))
 
   def _hide_style(self, z, seed):
     """z with the rows of a `style_dropout` share of the examples zeroed (the prior's
