@@ -52,8 +52,13 @@ def warp(images, shift, angle):
 
 
 def random_warp(images, seed, max_shift: float, max_rotation_degrees: float):
-  """`images` each warped by a shift uniform in ±max_shift pixels per axis and a
-  rotation uniform in ±max_rotation_degrees, drawn from `seed`."""
+  """`images` ([B, H, W] or [B, H, W, C]) each warped by a shift uniform in ±max_shift
+  pixels per axis and a rotation uniform in ±max_rotation_degrees, drawn from `seed`."""
+  if images.shape.rank == 3:
+    return random_warp(images[..., None], seed, max_shift, max_rotation_degrees)[..., 0]
+  if images.shape.rank != 4:
+    raise ValueError(f"warping needs image examples ([H, W] or [H, W, C]); got a batch of "
+                     f"shape {images.shape}")
   batch = tf.shape(images)[0]
   shift = rng.uniform(tf.stack([batch, 2]), seed, -max_shift, max_shift)
   limit = max_rotation_degrees * math.pi / 180.0
