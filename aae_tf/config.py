@@ -160,8 +160,8 @@ class Config:
       "rebuild them from the category alone and cannot learn to ignore it; 0 = off.")
   category_consistency: float = _field(
       0.0, "Not in the paper. Variants with a category head: weight of a term in the "
-      "generator phase that asks q(y|x) of a randomly shifted and rotated copy of each "
-      "image to match q(y|x) of the image, so the categories follow what such warps keep "
+      "generator phase: the cross-entropy of q(y|x) of a randomly shifted and rotated copy "
+      "of each image against the image's own most likely category, so the categories follow what such warps keep "
       "(the digit) rather than stroke position and slant; 0 = off.")
   consistency_shift: float = _field(
       2.0, "--category_consistency: largest shift of the warped copy, pixels per axis.")

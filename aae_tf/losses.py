@@ -63,12 +63,6 @@ def accuracy(logits, is_real: bool):
   return tf.cast(predicted_real if is_real else tf.logical_not(predicted_real), tf.float32)
 
 
-def soft_classification(target_probs, logits):
-  """Per-example cross-entropy of a target distribution under categorical `logits`."""
-  return tf.nn.softmax_cross_entropy_with_logits(labels=target_probs,
-                                                 logits=tf.cast(logits, tf.float32))
-
-
 def classification(labels, logits):
   """Per-example cross-entropy of integer `labels` under categorical `logits`."""
   return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
