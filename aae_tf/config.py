@@ -158,15 +158,6 @@ class Config:
       0.0, "Variants whose decoder reads a category (y or a label): the share of examples "
       "whose style code z is zeroed in the reconstruction phase, so the decoder must "
       "rebuild them from the category alone and cannot learn to ignore it; 0 = off.")
-  category_consistency: float = _field(
-      0.0, "Not in the paper. Variants with a category head: weight of a term in the "
-      "generator phase: the cross-entropy of q(y|x) of a randomly shifted and rotated copy "
-      "of each image against the image's own most likely category, so the categories follow what such warps keep "
-      "(the digit) rather than stroke position and slant; 0 = off.")
-  consistency_shift: float = _field(
-      2.0, "--category_consistency: largest shift of the warped copy, pixels per axis.")
-  consistency_rotation: float = _field(
-      15.0, "--category_consistency: largest rotation of the warped copy, degrees.")
   cluster_head_threshold: float = _field(
       2.0, "eta: dim_reduction penalises cluster heads closer than this.")
   cluster_head_weight: float = _field(1.0, "Weight of the cluster-head distance penalty.")
@@ -339,12 +330,6 @@ def validate(config: Config, num_replicas: int = 1) -> None:
   if config.hard_categories and not spec.has_categories:
     fail(f"--hard_categories needs a variant with a category head q(y|x); "
          f"--variant={config.variant} has none")
-  if config.category_consistency and not spec.has_categories:
-    fail(f"--category_consistency needs a variant with a category head q(y|x); "
-         f"--variant={config.variant} has none")
-  for name in ("category_consistency", "consistency_shift", "consistency_rotation"):
-    if getattr(config, name) < 0:
-      fail(f"--{name} must be >= 0, got {getattr(config, name)}")
   if not 0.0 <= config.input_dropout < 1.0:
     fail(f"--input_dropout must be in [0, 1), got {config.input_dropout}")
   if not 0.0 <= config.style_dropout < 1.0:

@@ -18,7 +18,6 @@ from typing import Dict, List
 import numpy as np
 import tensorflow as tf
 
-from aae_tf import augment
 from aae_tf import input_pipeline
 from aae_tf import losses
 from aae_tf import models
@@ -32,7 +31,6 @@ _RECONSTRUCTION_DROPOUT, _REGULARISATION_DROPOUT, _DISCRIMINATOR_DROPOUT = 1, 2,
 _SUPERVISED_DROPOUT, _INPUT_NOISE, _DISCRIMINATOR_NOISE = 4, 5, 6
 _POSTERIOR = 7  # a stochastic q(z|x)'s draws (+0 reconstruction, +1 regularisation, +2 supervised)
 _STYLE_DROPOUT = 8
-_CONSISTENCY = 9  # the warp of --category_consistency (+1: its encoder dropout)
 _PRIOR_SAMPLES = 10
 
 
@@ -123,8 +121,6 @@ class Trainer(tf.Module):
                 f"discriminator_{adversary.name}_accuracy_real",
                 f"discriminator_{adversary.name}_accuracy_fake"]
     names.append("generator_loss")
-    if self.config.category_consistency > 0:
-      names.append("category_consistency_loss")
     if self.spec.supervised_phase:
       names += ["supervised_loss", "supervised_accuracy"]
     return names
@@ -303,27 +299,9 @@ class Trainer(tf.Module):
         generator_losses.append(self._global_mean(losses.generator(
             self.networks.discriminators[adversary.name](fake))))
       generator_loss = tf.add_n(generator_losses)
-      total = generator_loss
-      if self.config.category_consistency > 0:
-        consistency = self._category_consistency(encoder_input, codes["y"], seed_for)
-        total += self.config.category_consistency * consistency
-        metrics["category_consistency_loss"] = consistency
-    self._apply("generator", generator_tape, total)
+    self._apply("generator", generator_tape, generator_loss)
     metrics["generator_loss"] = generator_loss
     return metrics
-
-  def _category_consistency(self, encoder_input, logits, seed_for):
-    """Cross-entropy of q(y|warped x) against q(y|x) held fixed: the category must
-    survive a small shift and rotation, which keep the digit and move its strokes."""
-    warped = augment.random_warp(encoder_input, seed_for(_CONSISTENCY),
-                                 self.config.consistency_shift,
-                                 self.config.consistency_rotation)
-    warped_logits = self.networks.encoder(warped, seed_for(_CONSISTENCY + 1),
-                                          self._posterior_seed(seed_for(_CONSISTENCY + 2)))["y"]
-    # The image's own argmax is the target (a soft target is matched best by a uniform
-    # head, which undoes the category adversary: measured in docs/RESULTS.md).
-    target = tf.stop_gradient(tf.argmax(logits, axis=1, output_type=tf.int32))
-    return self._global_mean(losses.classification(target, tf.cast(warped_logits, tf.float32)))
 
   def _prior_samples(self, adversary, global_labels, per_replica_batch, replica_id, seed):
     """This replica's rows of a global-batch draw from the adversary's prior.
