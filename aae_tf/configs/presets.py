@@ -123,23 +123,36 @@ def paper_table2_all() -> Config:
 _UNSUPERVISED_CATEGORY_NOISE = 0.3
 
 
-def _clustering(num_clusters: int) -> Config:
-  # Paper §6 appendix: two 3000-unit layers, 5-D style, input noise 0.2.
+# What made the category head cluster at all, chosen on the paper rule's validation error
+# (docs/RESULTS.md, Table 3): with the paper's per-image loss and input noise the head
+# stays soft (mean max q(y|x) 0.19) and clusters at chance; batch norm in the encoder,
+# input dropout 0.2 in place of the noise and a per-pixel mean squared error (so the
+# adversaries lead while reconstruction is still weak) make it one-hot and balanced.
+_CLUSTERING_LEVERS = dict(encoder_batch_norm=True, reconstruction_scale="per_pixel",
+                          input_dropout=0.2, input_noise_std=0.0)
+
+
+def _clustering(num_clusters: int, **changes) -> Config:
+  # Paper §6 appendix: two 3000-unit layers, 5-D style.
   return _semi_supervised(-1).replace(
       variant="clustering", num_categories=num_clusters, latent_dim=5,
-      encoder_hidden=(3000, 3000), decoder_hidden=(3000, 3000), input_noise_std=0.2,
-      discriminator_noise_std=_UNSUPERVISED_CATEGORY_NOISE)
+      encoder_hidden=(3000, 3000), decoder_hidden=(3000, 3000),
+      discriminator_noise_std=_UNSUPERVISED_CATEGORY_NOISE, **_CLUSTERING_LEVERS).replace(
+          **changes)
 
 
 @preset
 def paper_table3_16() -> Config:
-  """Paper Table 3: unsupervised clustering into 16 clusters (3000-3000, 5-D style)."""
-  return _clustering(16)
+  """Paper Table 3: unsupervised clustering into 16 clusters (3000-3000, 2-D style)."""
+  # A 2-D style code (not the paper's 5) leaves the digit to y, and noise 0.5 on the
+  # discriminators' inputs balances the adversaries better than 0.3: best validation
+  # error 34.3 % against 43.7 % (5-D, 0.3) on 1000-1000 networks; docs/RESULTS.md.
+  return _clustering(16, latent_dim=2, discriminator_noise_std=0.5)
 
 
 @preset
 def paper_table3_30() -> Config:
-  """Paper Table 3: unsupervised clustering into 30 clusters."""
+  """Paper Table 3: unsupervised clustering into 30 clusters (3000-3000, 5-D style)."""
   return _clustering(30)
 
 
