@@ -35,6 +35,13 @@ run T30_z2_dn05       --preset=paper_table3_30 --latent_dim=2 --discriminator_no
 python -m aae_tf.train --preset=paper_table3_16 --epochs=150 --reconstruction_scale=per_pixel \
     --input_dropout=0.2 --input_noise_std=0 --encoder_batch_norm --latent_dim=2 \
     --discriminator_noise_std=0.5 --workdir=runs/s7/t3_16/work --export_dir=runs/s7/t3_16/export
+# stopped (SIGTERM) after 23 epochs, flat from epoch 9; then the best checkpoint:
+python export/export_model.py --workdir=runs/s7/t3_16/work --export_dir=runs/s7/t3_16/export
+python -m aae_tf.evaluate --export_dir=runs/s7/t3_16/export --workdir=runs/s7/t3_16/work \
+    --output=docs/results/s7_table3_16_z2_dn05.json
+python scripts/cluster_diagnostics.py runs/s7/t3_16/export --output=docs/results/s7_clustering/t3_16_3000.json
+python scripts/validation_curve.py runs/s7/t3_16/work --from_log \
+    --output=docs/results/s7_table3_16_validation_curve.json --png=docs/figures/s7_table3_16_validation_curve.png
 
 # --- A short look at the previous session's clustering levers on Table 2 with 100 labels
 # (stopped after 6 epochs: 22.5 % validation error against 12.5 % for the preset at 5).
@@ -46,3 +53,8 @@ python -m aae_tf.train --preset=paper_table2_100 --epochs=30 --reconstruction_sc
 # session). reproduce.sh evaluates each export; its eval.json is
 # docs/results/s7_table2_100_draw{1,2}.json.
 PYTHON=python scripts/reproduce.sh runs/s7/repro table2_100_draw1 table2_100_draw2
+for d in 1 2; do
+  python scripts/validation_curve.py runs/s7/repro/table2_100_draw$d/work --from_log \
+      --output=docs/results/s7_table2_100_draw${d}_validation_curve.json \
+      --png=docs/figures/s7_table2_100_draw${d}_validation_curve.png
+done
