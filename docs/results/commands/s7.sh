@@ -30,6 +30,7 @@ run W_z2_dn05_sd05    --latent_dim=2 --discriminator_noise_std=0.5 --style_dropo
 run X_z2_dn05_cc1     --latent_dim=2 --discriminator_noise_std=0.5 --category_consistency=1  # a718ee2, soft target; stopped at 8.6
 run Y_z2_dn05_cchard  --latent_dim=2 --discriminator_noise_std=0.5 --category_consistency=1  # 3d8f0d4, argmax target; stopped at 6.4
 run T30_z2_dn05       --preset=paper_table3_30 --latent_dim=2 --discriminator_noise_std=0.5
+run T30_z2_dn05       --preset=paper_table3_30 --latent_dim=2 --discriminator_noise_std=0.5 --epochs=25  # resumed
 
 # --- Table 3 with 16 clusters on the paper's 3000-3000 networks, with T's levers.
 python -m aae_tf.train --preset=paper_table3_16 --epochs=150 --reconstruction_scale=per_pixel \
