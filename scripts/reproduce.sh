@@ -19,7 +19,8 @@ python=${PYTHON:-python}
 extra=${EXTRA_FLAGS:-}
 
 # experiment -> preset and flags. The paper presets train with the paper's recipe (SGD +
-# momentum, per-image squared error, lr / 10 at epoch 50), validate every epoch and keep
+# momentum, per-image squared error, lr / 10 at epoch 50; the changes each preset chose on
+# validation are in aae_tf/configs/presets.py), validate every epoch and keep
 # the best checkpoint on that validation metric; the export (and so the evaluation) takes
 # it. Precision is the default `auto` (bf16 on CPUs with AMX or AVX512-BF16). Budgets are
 # the limits of docs/RESULTS.md's targets; every run resumes where it stopped.

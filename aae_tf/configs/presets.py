@@ -132,13 +132,12 @@ _CLUSTERING_LEVERS = dict(encoder_batch_norm=True, reconstruction_scale="per_pix
                           input_dropout=0.2, input_noise_std=0.0)
 
 
-def _clustering(num_clusters: int, **changes) -> Config:
+def _clustering(num_clusters: int) -> Config:
   # Paper §6 appendix: two 3000-unit layers, 5-D style.
   return _semi_supervised(-1).replace(
       variant="clustering", num_categories=num_clusters, latent_dim=5,
       encoder_hidden=(3000, 3000), decoder_hidden=(3000, 3000),
-      discriminator_noise_std=_UNSUPERVISED_CATEGORY_NOISE, **_CLUSTERING_LEVERS).replace(
-          **changes)
+      discriminator_noise_std=_UNSUPERVISED_CATEGORY_NOISE, **_CLUSTERING_LEVERS)
 
 
 @preset
@@ -147,7 +146,7 @@ def paper_table3_16() -> Config:
   # A 2-D style code (not the paper's 5) leaves the digit to y, and noise 0.5 on the
   # discriminators' inputs balances the adversaries better than 0.3: best validation
   # error 34.3 % against 43.7 % (5-D, 0.3) on 1000-1000 networks; docs/RESULTS.md.
-  return _clustering(16, latent_dim=2, discriminator_noise_std=0.5)
+  return _clustering(16).replace(latent_dim=2, discriminator_noise_std=0.5)
 
 
 @preset
