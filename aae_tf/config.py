@@ -143,6 +143,11 @@ class Config:
       False, "Variants trained on every label (supervised): the z adversary also reads the "
       "label one-hot, so it matches q(z|y) to the prior for each class and z cannot carry "
       "the class (style/content separation that does not decay with training).")
+  adversary_sees_category: bool = _field(
+      False, "Variants with a category head (clustering): the z adversary also reads the "
+      "encoder's own category, one_hot(argmax q(y|x)), beside the code and the prior "
+      "sample, so it matches q(z|y) to the prior for each category: z then holds only "
+      "the style all categories share and y must carry what sets them apart.")
   discriminator_noise_std: float = _field(
       0.0, "Std of Gaussian noise added to every discriminator input (a stabiliser).")
   reconstruct_labelled: bool = _field(
@@ -320,6 +325,9 @@ def validate(config: Config, num_replicas: int = 1) -> None:
   if config.adversary_sees_label and spec.labels != "all":
     fail(f"--adversary_sees_label needs a variant trained on every label (supervised); "
          f"--variant={config.variant} uses labels={spec.labels!r}")
+  if config.adversary_sees_category and not spec.has_categories:
+    fail(f"--adversary_sees_category needs a variant with a category head (clustering, "
+         f"semi_supervised); --variant={config.variant} has none")
   if spec.prior_takes_label and config.prior != "gaussian" and (
       config.prior_components != config.num_categories):
     fail(f"--variant={config.variant} gives each class a prior component: set "
