@@ -77,6 +77,9 @@ class Config:
   encoder_batch_norm: bool = _field(
       False, "Batch normalisation before each encoder hidden ReLU (per replica; serving "
       "uses the running statistics).")
+  category_batch_norm: bool = _field(
+      False, "Variants with a category head: batch normalisation of the category logits "
+      "before the softmax, so every category's logit is spread over each batch.")
   decoder_dropout: float = _field(0.0, "Dropout rate after each decoder hidden layer.")
   discriminator_dropout: float = _field(
       0.0, "Dropout rate after each discriminator hidden layer.")
@@ -325,6 +328,9 @@ def validate(config: Config, num_replicas: int = 1) -> None:
   if config.adversary_sees_label and spec.labels != "all":
     fail(f"--adversary_sees_label needs a variant trained on every label (supervised); "
          f"--variant={config.variant} uses labels={spec.labels!r}")
+  if config.category_batch_norm and not spec.has_categories:
+    fail(f"--category_batch_norm needs a variant with a category head; "
+         f"--variant={config.variant} has none")
   if config.adversary_sees_category and not spec.has_categories:
     fail(f"--adversary_sees_category needs a variant with a category head (clustering, "
          f"semi_supervised); --variant={config.variant} has none")
