@@ -77,9 +77,10 @@ class Config:
   encoder_batch_norm: bool = _field(
       False, "Batch normalisation before each encoder hidden ReLU (per replica; serving "
       "uses the running statistics).")
-  category_batch_norm: bool = _field(
-      False, "Variants with a category head: batch normalisation of the category logits "
-      "before the softmax, so every category's logit is spread over each batch.")
+  head_batch_norm: Tuple[str, ...] = _field(
+      (), "Encoder heads whose outputs are batch-normalised (y: the category logits "
+      "before the softmax, z: the style code), so each output is spread over every "
+      "batch; empty = none.")
   decoder_dropout: float = _field(0.0, "Dropout rate after each decoder hidden layer.")
   discriminator_dropout: float = _field(
       0.0, "Dropout rate after each discriminator hidden layer.")
@@ -334,9 +335,10 @@ def validate(config: Config, num_replicas: int = 1) -> None:
          f"--variant={config.variant} uses labels={spec.labels!r}")
   if config.adversary_warmup_epochs < 0:
     fail(f"--adversary_warmup_epochs must be >= 0, got {config.adversary_warmup_epochs}")
-  if config.category_batch_norm and not spec.has_categories:
-    fail(f"--category_batch_norm needs a variant with a category head; "
-         f"--variant={config.variant} has none")
+  for head in config.head_batch_norm:
+    if head not in spec.heads:
+      fail(f"--head_batch_norm={','.join(config.head_batch_norm)}: --variant="
+           f"{config.variant} has no head {head!r} (its heads: {', '.join(spec.heads)})")
   if config.adversary_sees_category and not spec.has_categories:
     fail(f"--adversary_sees_category needs a variant with a category head (clustering, "
          f"semi_supervised); --variant={config.variant} has none")

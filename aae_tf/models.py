@@ -152,8 +152,7 @@ class Encoder(tf.Module):
 
   def __init__(self, hidden, head_dims: Dict[str, int], *, init, seed, dropout,
                compute_dtype, posterior="deterministic", noise_dim=0, data_shape=(28, 28, 1),
-               conv_channels=(), batch_norm=False, category_batch_norm=False,
-               name="encoder"):
+               conv_channels=(), batch_norm=False, head_batch_norm=(), name="encoder"):
     super().__init__(name=name)
     if posterior not in POSTERIORS:
       raise ValueError(f"unknown posterior {posterior!r}; use one of {', '.join(POSTERIORS)}")
@@ -178,8 +177,8 @@ class Encoder(tf.Module):
         head: Dense(hidden[-1], dim, init, (seed, 100 + i), compute_dtype, name=f"head_{head}")
         for i, (head, dim) in enumerate(sorted(head_dims.items()))
     }
-    self.category_norm = (BatchNorm(head_dims["y"], name="category_batch_norm")
-                          if category_batch_norm and "y" in head_dims else None)
+    self.head_norms = {head: BatchNorm(head_dims[head], name=f"{head}_batch_norm")
+                       for head in head_batch_norm}
     self.dropout = dropout
 
   def __call__(self, images, dropout_seed=None, posterior_seed=None) -> Dict[str, tf.Tensor]:
@@ -197,8 +196,8 @@ class Encoder(tf.Module):
     if dropout_seed is not None and self.dropout > 0:
       h = rng.dropout(h, self.dropout, rng.fold_in(dropout_seed, 99))
     codes = {head: tf.cast(layer(h), tf.float32) for head, layer in self.heads.items()}
-    if self.category_norm:
-      codes["y"] = self.category_norm(codes["y"], training=dropout_seed is not None)
+    for head, norm in self.head_norms.items():
+      codes[head] = norm(codes[head], training=dropout_seed is not None)
     log_var = codes.pop(_LOG_VAR_HEAD, None)
     if log_var is not None and posterior_seed is not None:
       noise = rng.normal(tf.shape(log_var), rng.fold_in(posterior_seed, 2))
@@ -278,7 +277,7 @@ def build_networks(config, spec) -> Networks:
   encoder = Encoder(config.encoder_hidden, spec.head_dims(config), seed=config.seed,
                     dropout=config.encoder_dropout, posterior=config.posterior,
                     batch_norm=config.encoder_batch_norm,
-                    category_batch_norm=config.category_batch_norm,
+                    head_batch_norm=tuple(config.head_batch_norm),
                     noise_dim=config.posterior_noise_dim, **common, **data)
   decoder = Decoder(spec, config.latent_dim, config.num_categories,
                     config.decoder_hidden, seed=config.seed + 1,
