@@ -158,6 +158,10 @@ class Config:
       "enforced; the discriminators train from the start. 0 = off.")
   discriminator_noise_std: float = _field(
       0.0, "Std of Gaussian noise added to every discriminator input (a stabiliser).")
+  style_discriminator_noise_std: float = _field(
+      -1.0, "Std of the noise on the style (z) discriminator's inputs when it should differ "
+      "from discriminator_noise_std (e.g. noise for the category adversary only); "
+      "-1 = discriminator_noise_std.")
   reconstruct_labelled: bool = _field(
       False, "Semi-supervised variants: the reconstruction phase also rebuilds each "
       "labelled batch with the decoder reading its true label one-hot in place of "

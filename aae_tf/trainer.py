@@ -338,6 +338,8 @@ class Trainer(tf.Module):
                             dtype=fake.dtype)
       real, fake = (tf.concat([x, tf.cast(category, x.dtype)], axis=1) for x in (real, fake))
     std = self.config.discriminator_noise_std
+    if adversary.head == "z" and self.config.style_discriminator_noise_std >= 0:
+      std = self.config.style_discriminator_noise_std
     return self._noisy(real, std, seed), self._noisy(fake, std, rng.fold_in(seed, 1))
 
   def _discriminator_phase(self, adversary, real, fake, dropout_seed):
