@@ -152,10 +152,6 @@ class Config:
       "encoder's own category, one_hot(argmax q(y|x)), beside the code and the prior "
       "sample, so it matches q(z|y) to the prior for each category: z then holds only "
       "the style all categories share and y must carry what sets them apart.")
-  adversary_warmup_epochs: float = _field(
-      0.0, "The encoder's adversarial (generator) loss is weighted by a ramp from 0 to 1 "
-      "over this many epochs, so reconstruction shapes the codes before the priors are "
-      "enforced; the discriminators train from the start. 0 = off.")
   discriminator_noise_std: float = _field(
       0.0, "Std of Gaussian noise added to every discriminator input (a stabiliser).")
   style_discriminator_noise_std: float = _field(
@@ -337,8 +333,6 @@ def validate(config: Config, num_replicas: int = 1) -> None:
   if config.adversary_sees_label and spec.labels != "all":
     fail(f"--adversary_sees_label needs a variant trained on every label (supervised); "
          f"--variant={config.variant} uses labels={spec.labels!r}")
-  if config.adversary_warmup_epochs < 0:
-    fail(f"--adversary_warmup_epochs must be >= 0, got {config.adversary_warmup_epochs}")
   for head in config.head_batch_norm:
     if head not in spec.heads:
       fail(f"--head_batch_norm={','.join(config.head_batch_norm)}: --variant="

@@ -79,7 +79,6 @@ class Trainer(tf.Module):
       # Built eagerly inside the scope: slots become mirrored, and one trace suffices.
       for phase, optimizer in self.optimizers.items():
         optimizer.build(self.phase_variables[phase])
-    self._warmup_steps = float(config.adversary_warmup_epochs * steps_per_epoch)
     self._update_fns = {phase: self._make_update_fn(phase) for phase in self.optimizers}
     self._step_fn = (tf.function(self._replica_step, jit_compile=True)
                      if config.jit else self._replica_step)
@@ -300,15 +299,9 @@ class Trainer(tf.Module):
         generator_losses.append(self._global_mean(losses.generator(
             self.networks.discriminators[adversary.name](fake))))
       generator_loss = tf.add_n(generator_losses)
-      weighted = generator_loss * self._adversary_weight() if self._warmup_steps else generator_loss
-    self._apply("generator", generator_tape, weighted)
+    self._apply("generator", generator_tape, generator_loss)
     metrics["generator_loss"] = generator_loss
     return metrics
-
-  def _adversary_weight(self):
-    """The generator loss's weight: a ramp from 0 to 1 over the warm-up steps."""
-    done = tf.cast(self.global_step + 1, tf.float32) / self._warmup_steps
-    return tf.minimum(done, 1.0)
 
   def _prior_samples(self, adversary, global_labels, per_replica_batch, replica_id, seed):
     """This replica's rows of a global-batch draw from the adversary's prior.
