@@ -147,11 +147,6 @@ class Config:
       False, "Variants trained on every label (supervised): the z adversary also reads the "
       "label one-hot, so it matches q(z|y) to the prior for each class and z cannot carry "
       "the class (style/content separation that does not decay with training).")
-  adversary_sees_category: bool = _field(
-      False, "Variants with a category head (clustering): the z adversary also reads the "
-      "encoder's own category, one_hot(argmax q(y|x)), beside the code and the prior "
-      "sample, so it matches q(z|y) to the prior for each category: z then holds only "
-      "the style all categories share and y must carry what sets them apart.")
   discriminator_noise_std: float = _field(
       0.0, "Std of Gaussian noise added to every discriminator input (a stabiliser).")
   style_discriminator_noise_std: float = _field(
@@ -337,9 +332,6 @@ def validate(config: Config, num_replicas: int = 1) -> None:
     if head not in spec.heads:
       fail(f"--head_batch_norm={','.join(config.head_batch_norm)}: --variant="
            f"{config.variant} has no head {head!r} (its heads: {', '.join(spec.heads)})")
-  if config.adversary_sees_category and not spec.has_categories:
-    fail(f"--adversary_sees_category needs a variant with a category head (clustering, "
-         f"semi_supervised); --variant={config.variant} has none")
   if spec.prior_takes_label and config.prior != "gaussian" and (
       config.prior_components != config.num_categories):
     fail(f"--variant={config.variant} gives each class a prior component: set "

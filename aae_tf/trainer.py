@@ -291,7 +291,7 @@ class Trainer(tf.Module):
         real = self._prior_samples(adversary, global_labels, tf.shape(labels)[0], replica_id,
                                    seed_for(_PRIOR_SAMPLES + i, per_replica=False))
         fake = codes["z"] if adversary.head == "z" else self._categories(codes["y"])
-        real, fake = self._discriminator_inputs(adversary, real, fake, labels, codes,
+        real, fake = self._discriminator_inputs(adversary, real, fake, labels,
                                                 seed_for(_DISCRIMINATOR_NOISE + 10 * i))
         with generator_tape.stop_recording():
           metrics.update(self._discriminator_phase(
@@ -316,20 +316,12 @@ class Trainer(tf.Module):
         per_replica_batch, tf.int64)
     return tf.gather(global_draw, rows)
 
-  def _discriminator_inputs(self, adversary, real, fake, labels, codes, seed):
-    """Adds the (K+1)-way label one-hot for conditioned adversaries, the encoder's
-    category for those that see it, and input noise."""
-    k = self.config.num_categories
+  def _discriminator_inputs(self, adversary, real, fake, labels, seed):
+    """Adds the (K+1)-way label one-hot for conditioned adversaries, and input noise."""
     if adversary.conditioned:
+      k = self.config.num_categories
       condition = tf.one_hot(tf.where(labels >= 0, labels, k), k + 1)
       real, fake = (tf.concat([x, condition], axis=1) for x in (real, fake))
-    if adversary.sees_category:
-      # The same category beside the prior sample and the code, and no gradient into
-      # q(y|x): the encoder cannot fool this adversary by moving examples between
-      # categories, only by making each category's codes look like the prior.
-      category = tf.one_hot(tf.argmax(tf.stop_gradient(codes["y"]), axis=1), k,
-                            dtype=fake.dtype)
-      real, fake = (tf.concat([x, tf.cast(category, x.dtype)], axis=1) for x in (real, fake))
     std = self.config.discriminator_noise_std
     if adversary.head == "z" and self.config.style_discriminator_noise_std >= 0:
       std = self.config.style_discriminator_noise_std

@@ -32,16 +32,12 @@ class Adversary:
     conditioned: the discriminator also receives a (K+1)-way one-hot: the example's
       class, or K for "unlabelled"; a labelled example's positive sample comes from
       its class's prior component (paper Fig. 3).
-    sees_category: the discriminator also receives the encoder's own category,
-      one_hot(argmax q(y|x)) without gradient, beside both the prior sample and the
-      code: it compares q(z|y=k) with the prior for every category k.
   """
 
   name: str
   head: str
   prior: str = "continuous"
   conditioned: bool = False
-  sees_category: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,8 +112,7 @@ class VariantSpec:
 
   def adversary_input_dim(self, adversary: Adversary, config) -> int:
     dim = config.latent_dim if adversary.head == "z" else config.num_categories
-    return (dim + (config.num_categories + 1 if adversary.conditioned else 0)
-            + (config.num_categories if adversary.sees_category else 0))
+    return dim + (config.num_categories + 1 if adversary.conditioned else 0)
 
 
 _Z = Adversary(name="z", head="z")
@@ -166,17 +161,10 @@ def spec_for(config) -> VariantSpec:
   `adversary_sees_label` conditions the z adversary of a variant trained on every
   label on that label, as the label-conditioned variant does: the discriminator then
   compares q(z|y) with the prior class by class, so z cannot carry the class.
-  `adversary_sees_category` does the same with the encoder's own category in a variant
-  with a category head: z cannot carry what tells the categories apart.
   """
   spec = get_variant(config.variant)
   if getattr(config, "adversary_sees_label", False) and spec.labels == "all":
-    spec = _with_z_adversary(spec, conditioned=True)
-  if getattr(config, "adversary_sees_category", False) and spec.has_categories:
-    spec = _with_z_adversary(spec, sees_category=True)
+    spec = dataclasses.replace(spec, adversaries=tuple(
+        dataclasses.replace(a, conditioned=True) if a.head == "z" else a
+        for a in spec.adversaries))
   return spec
-
-
-def _with_z_adversary(spec: VariantSpec, **changes) -> VariantSpec:
-  return dataclasses.replace(spec, adversaries=tuple(
-      dataclasses.replace(a, **changes) if a.head == "z" else a for a in spec.adversaries))
