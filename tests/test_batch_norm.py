@@ -41,7 +41,8 @@ def test_encoder_batch_norm_trains_under_two_replicas_and_exports_running_statis
   data_dir = helpers.write_synthetic_mnist(tmp_path / "data")
   config = configs.get("smoke").replace(
       data_dir=data_dir, validation_size=10, variant="clustering", num_categories=4,
-      encoder_batch_norm=True, strategy="mirrored", cpu_replicas=2, train_steps=4)
+      encoder_batch_norm=True, head_batch_norm=("y", "z"), strategy="mirrored",
+      cpu_replicas=2, train_steps=4)
   workdir = str(tmp_path / "run")
   train.run(config, workdir, log=lambda _: None)
   networks, _, _ = export.restore_networks(workdir, config)
@@ -51,8 +52,37 @@ def test_encoder_batch_norm_trains_under_two_replicas_and_exports_running_statis
   loaded = tf.saved_model.load(paths["encoder"])
   images = tf.constant(np.random.default_rng(1).uniform(size=(3, 28, 28, 1)), tf.float32)
   served = loaded.signatures["encode"](images=images)
-  np.testing.assert_allclose(served["z"], networks.encoder(images)["z"], atol=1e-5)
+  codes = networks.encoder(images)
+  np.testing.assert_allclose(served["z"], codes["z"], atol=1e-5)
+  np.testing.assert_allclose(served["label_probs"], tf.nn.softmax(codes["y"]), atol=1e-5)
   # Serving one image gives what it gives inside a batch: running statistics, not the
   # batch's.
   alone = loaded.signatures["encode"](images=images[:1])
   np.testing.assert_allclose(alone["z"], served["z"][:1], atol=1e-5)
+  np.testing.assert_allclose(alone["label_probs"], served["label_probs"][:1], atol=1e-5)
+
+
+def test_head_batch_norm_spreads_the_category_logits_over_the_batch():
+  encoder = models.Encoder((16,), {"y": 4, "z": 2}, init="glorot_uniform", seed=0,
+                           dropout=0.0, compute_dtype=tf.float32, head_batch_norm=("y",))
+  images = tf.constant(np.random.default_rng(0).uniform(size=(64, 28, 28, 1)), tf.float32)
+  trained = encoder(images, dropout_seed=tf.constant([1, 2]))
+  # Training: each category's logit has mean 0 and std 1 over the batch (gamma 1, beta 0
+  # at the start); z, not listed, is not normalised.
+  np.testing.assert_allclose(trained["y"].numpy().mean(0), 0.0, atol=1e-4)
+  np.testing.assert_allclose(trained["y"].numpy().std(0), 1.0, atol=1e-2)
+  assert np.abs(trained["z"].numpy().std(0) - 1.0).max() > 0.1
+  # Serving: the running statistics, which the training call moved.
+  norm = encoder.head_norms["y"]
+  assert np.abs(norm.moving_mean.numpy()).max() > 0
+  served = encoder(images)["y"].numpy()
+  raw = encoder.heads["y"](tf.nn.relu(encoder.trunk(tf.reshape(images, [64, -1])))).numpy()
+  expected = (raw - norm.moving_mean.numpy()) / np.sqrt(norm.moving_variance.numpy()
+                                                         + norm.epsilon)
+  np.testing.assert_allclose(served, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_head_batch_norm_names_a_head_the_variant_lacks():
+  from aae_tf import config as config_lib
+  with pytest.raises(config_lib.ConfigError, match="has no head 'y'"):
+    config_lib.validate(configs.get("smoke").replace(head_batch_norm=("y",)))
