@@ -36,18 +36,18 @@ declare -A experiment=(
   [fig6_supervised]="--preset=paper_fig6_supervised"
   [seed1_supervised]="--preset=seed1_supervised"
   [table3_16]="--preset=paper_table3_16"
-  [table3_16_seed1]="--preset=paper_table3_16 --seed=1"
-  [table3_16_seed2]="--preset=paper_table3_16 --seed=2"
+  [table3_16_draw1]="--preset=paper_table3_16 --seed=1"
+  [table3_16_draw2]="--preset=paper_table3_16 --seed=2"
   [table3_30]="--preset=paper_table3_30"
-  [table3_30_seed1]="--preset=paper_table3_30 --seed=1"
-  [table3_30_seed2]="--preset=paper_table3_30 --seed=2"
+  [table3_30_draw1]="--preset=paper_table3_30 --seed=1"
+  [table3_30_draw2]="--preset=paper_table3_30 --seed=2"
   [fig10_2d]="--preset=paper_fig10_2d"
   [seed2_mnist]="--preset=seed2_mnist"
   [seed2_fashion_mnist]="--preset=seed2_fashion_mnist"
 )
 order=(fig6_supervised seed1_supervised table2_all table1 table2_1000 table2_1000_draw1
-       table2_1000_draw2 table2_100 table2_100_draw1 table2_100_draw2 table3_16 table3_16_seed1
-       table3_16_seed2 table3_30 table3_30_seed1 table3_30_seed2 fig10_2d seed2_mnist seed2_fashion_mnist)
+       table2_1000_draw2 table2_100 table2_100_draw1 table2_100_draw2 table3_16 table3_16_draw1
+       table3_16_draw2 table3_30 table3_30_draw1 table3_30_draw2 fig10_2d seed2_mnist seed2_fashion_mnist)
 [ $# -gt 0 ] && order=("$@")
 
 status=0
