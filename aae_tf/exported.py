@@ -115,8 +115,9 @@ def encode(exported: Exported, images: np.ndarray, batch_size: int = ENCODE_BATC
   return {key: np.concatenate([p[key].numpy() for p in parts]) for key in parts[0]}
 
 
-def _decode(exported: Exported, z: np.ndarray, labels: Optional[np.ndarray],
-            batch_size: int = ENCODE_BATCH) -> np.ndarray:
+def decode(exported: Exported, z: np.ndarray, labels: Optional[np.ndarray],
+           batch_size: int = ENCODE_BATCH) -> np.ndarray:
+  """The `decode` signature over codes (and label ids, where it takes them) in batches."""
   signature = exported.decoder.signatures["decode"]
   out = []
   for i in range(0, len(z), batch_size):
@@ -140,9 +141,9 @@ def reconstruct(exported: Exported, images: np.ndarray, labels: np.ndarray, code
   codes = codes if codes is not None else encode(exported, images)
   z = codes["z"]
   if not spec.decoder_takes_label:
-    return _decode(exported, z, None), "z"
+    return decode(exported, z, None), "z"
   if spec.decoder_reads_true_label:
-    return _decode(exported, z, labels), "z + true label"
+    return decode(exported, z, labels), "z + true label"
   argmax = np.argmax(codes["label_probs"], axis=1).astype(np.int32)
   if spec.has_cluster_heads:
     heads = getattr(exported.encoder, "cluster_heads", None)
@@ -150,8 +151,8 @@ def reconstruct(exported: Exported, images: np.ndarray, labels: np.ndarray, code
       raise EvaluationError("dim_reduction export without the encoder's cluster_heads: "
                             "encode -> decode cannot be inverted through the signatures")
     z = z - heads.numpy()[argmax]
-    return _decode(exported, z, argmax), "representation - W_c[argmax] + argmax label"
-  return _decode(exported, z, argmax), "z + argmax label"
+    return decode(exported, z, argmax), "representation - W_c[argmax] + argmax label"
+  return decode(exported, z, argmax), "z + argmax label"
 
 
 def draw_samples(exported: Exported, num_samples: int, seed: int) -> Dict[str, np.ndarray]:

@@ -12,7 +12,11 @@ asset says which data and how much); never the test split. Prints and writes:
   paper_rule_error_pct the paper's rule, fitted and scored on validation (each cluster
                        takes the label of its most confident image);
   majority_accuracy    each cluster takes its most common label;
-  hungarian_accuracy   the best one-to-one matching of clusters to labels.
+  hungarian_accuracy   the best one-to-one matching of clusters to labels;
+  reconstruction_mse_own_category / _other_category  (where the decoder reads a category
+                       beside z) mean squared error of decode(z, argmax q(y|x)) and of
+                       decode(z, another cluster): equal when the decoder ignores the
+                       category.
 A head that uses few clusters or stays near 1/K has not become categorical; one that is
 confident and balanced but low on majority accuracy clusters by something other than
 the label (style).
@@ -46,7 +50,7 @@ def diagnostics(export_dir: str, log=print) -> dict:
   k = probs.shape[1]
   sizes = np.bincount(clusters, minlength=k)
   labels = validation.labels
-  return {
+  result = {
       "export_dir": export_dir, "step": model.info["training_step"],
       "validation_images": int(len(labels)),
       "cluster_sizes": sizes.tolist(), "clusters_used": int((sizes > 0).sum()),
@@ -56,6 +60,24 @@ def diagnostics(export_dir: str, log=print) -> dict:
       "majority_accuracy": round(metrics.majority_accuracy(clusters, labels, k), 4),
       "hungarian_accuracy": round(metrics.hungarian_accuracy(clusters, labels, k), 4),
   }
+  if model.spec.concatenates_category:
+    result.update(_category_use(model, validation.images[:_DECODED], clusters, k))
+  return result
+
+
+_DECODED = 2000  # validation images decoded for the category-use measure
+
+
+def _category_use(model, images, clusters, k) -> dict:
+  """Reconstruction error with each image's own cluster and with another one."""
+  codes = exported.encode(model, images)
+  own = exported.reconstruct(model, images, None, codes)[0].reshape(len(images), -1)
+  truth = data.to_unit_float(images).reshape(len(images), -1)
+  # A different cluster for every image, spread over all the others.
+  other = (clusters[:len(images)] + 1 + np.arange(len(images)) % (k - 1)) % k
+  swapped = exported.decode(model, codes["z"], other.astype(np.int32)).reshape(len(images), -1)
+  return {"reconstruction_mse_own_category": round(float(np.mean((own - truth) ** 2)), 6),
+          "reconstruction_mse_other_category": round(float(np.mean((swapped - truth) ** 2)), 6)}
 
 
 def main():
