@@ -248,3 +248,18 @@ def test_input_dropout_zeroes_input_pixels_at_its_rate():
   corrupted = trainer._corrupted(tf.ones([100, 784]), tf.constant([5, 6])).numpy()
   assert abs((corrupted == 0).mean() - 0.25) < 0.02
   np.testing.assert_allclose(corrupted[corrupted != 0], 1 / 0.75, rtol=1e-6)  # rescaled
+
+
+@pytest.mark.parametrize("style_std, expected_z_std", [(-1.0, 0.5), (0.0, 0.0), (0.2, 0.2)])
+def test_style_discriminator_noise_overrides_the_noise_of_the_z_adversary_only(
+    style_std, expected_z_std):
+  config = tiny_config(variant="clustering", num_categories=4, discriminator_noise_std=0.5,
+                       style_discriminator_noise_std=style_std)
+  trainer = trainer_lib.Trainer(config, tf.distribute.get_strategy(), 10)
+  by_head = {a.head: a for a in trainer.spec.adversaries}
+  zeros = tf.zeros([4000, 4])
+  seed = tf.constant([5, 6])
+  for head, expected in (("y", 0.5), ("z", expected_z_std)):
+    real, fake = trainer._discriminator_inputs(by_head[head], zeros, zeros, None, seed)
+    for x in (real, fake):
+      assert abs(float(tf.math.reduce_std(x)) - expected) < 0.02, (head, expected)
