@@ -56,6 +56,8 @@ run D30_decay5 --preset=paper_table3_30 --head_batch_norm=y --epochs=10 --recons
 run D30_decay3 --preset=paper_table3_30 --head_batch_norm=y --epochs=10 --reconstruction_lr=0.1 --lr_decay_epochs=3,1000
 # the paper's 3000-unit networks, stopped (SIGTERM) after 5 epochs:
 run N30_3000_rlr01 --preset=paper_table3_30 --head_batch_norm=y --epochs=8 --reconstruction_lr=0.1 --encoder_hidden=3000,3000 --decoder_hidden=3000,3000
+# commit 53a6c26 (the presets below), noise on the category adversary only:
+run Z30_sdn0 --preset=paper_table3_30 --epochs=6 --style_discriminator_noise_std=0
 # a test evaluation of one lever run (I30_s2):
 python -m aae_tf.evaluate --export_dir=runs/s8/I30_s2/export --workdir=runs/s8/I30_s2/work \
     --output=docs/results/s8_clustering/I30_s2_eval.json
@@ -72,8 +74,9 @@ for name in table3_16 table3_16_draw1 table3_16_draw2 table3_30 table3_30_draw1 
       --output=docs/results/s8_clustering/${name}_diag.json
   python scripts/validation_curve.py runs/s8/repro/$name/work --from_log \
       --output=docs/results/s8_clustering/${name}_validation_curve.json \
-      --png=docs/figures/s8_${name}_validation_curve.png
+      --png=docs/figures/s8_${name}_validation_curve.png   # not committed: the combined figure below
 done
 python docs/results/commands/s8_collect.py C_catbn C5_bny_z5_dn03 C5_s1 C5_s2 C5_rlr01 \
     J_img_bny_sd05 A_sees_cat D16_decay5 C_rlr01 I30_bny I30_s1 I30_s2 I30_rlr01 I30_rlr01_s1 \
     I30_rlr01_s2 I30_rlr1 D30_decay5 N30_3000_rlr01
+python docs/results/commands/s8_presets_figure.py
