@@ -131,8 +131,9 @@ _UNSUPERVISED_CATEGORY_NOISE = 0.3
 # Batch norm of the category logits before the softmax (as public clustering ports do)
 # spreads every category over each batch: 30 clusters went from 31-33 % to 19-22 %
 # validation error. Reconstruction lr 0.1 on the per-pixel loss (10x the paper's rate on
-# that scale; 1/78 of it on the per-image sum) trains the decoder in two epochs instead
-# of ten at no cost to the clusters; lr 1.0 cost 10 points.
+# that scale; 1/78 of it on the per-image sum) brings the decoder to the average digit in
+# two epochs instead of ten (MSE 0.064; the mean image: 0.068) at no cost to the
+# clusters; lr 1.0 cost 10 points.
 _CLUSTERING_LEVERS = dict(encoder_batch_norm=True, head_batch_norm=("y",),
                           reconstruction_scale="per_pixel", reconstruction_lr=0.1,
                           input_dropout=0.2, input_noise_std=0.0)

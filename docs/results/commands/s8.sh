@@ -58,6 +58,9 @@ run D30_decay3 --preset=paper_table3_30 --head_batch_norm=y --epochs=10 --recons
 run N30_3000_rlr01 --preset=paper_table3_30 --head_batch_norm=y --epochs=8 --reconstruction_lr=0.1 --encoder_hidden=3000,3000 --decoder_hidden=3000,3000
 # commit 53a6c26 (the presets below), noise on the category adversary only:
 run Z30_sdn0 --preset=paper_table3_30 --epochs=6 --style_discriminator_noise_std=0
+# commit 4d12843 (the presets below plus the diagnostics' category-use measure):
+run H30_hard --preset=paper_table3_30 --epochs=6 --hard_categories
+run H30_sd02 --preset=paper_table3_30 --epochs=6 --style_dropout=0.2
 # a test evaluation of one lever run (I30_s2):
 python -m aae_tf.evaluate --export_dir=runs/s8/I30_s2/export --workdir=runs/s8/I30_s2/work \
     --output=docs/results/s8_clustering/I30_s2_eval.json
