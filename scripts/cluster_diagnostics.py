@@ -45,7 +45,8 @@ def diagnostics(export_dir: str, log=print) -> dict:
     raise SystemExit(f"{export_dir}: variant {model.info['variant']} has no category head")
   config = config_lib.Config.from_json(json.dumps(model.info["config"]))
   validation = data.load_for_config(config, logger=log).validation
-  probs = exported.encode(model, validation.images)["label_probs"]
+  codes = exported.encode(model, validation.images)
+  probs = codes["label_probs"]
   clusters = probs.argmax(axis=1)
   k = probs.shape[1]
   sizes = np.bincount(clusters, minlength=k)
@@ -61,23 +62,27 @@ def diagnostics(export_dir: str, log=print) -> dict:
       "hungarian_accuracy": round(metrics.hungarian_accuracy(clusters, labels, k), 4),
   }
   if model.spec.concatenates_category:
-    result.update(_category_use(model, validation.images[:_DECODED], clusters, k))
+    result.update(_category_use(model, validation.images[:_DECODED], codes["z"],
+                                clusters, k))
   return result
 
 
 _DECODED = 2000  # validation images decoded for the category-use measure
 
 
-def _category_use(model, images, clusters, k) -> dict:
-  """Reconstruction error with each image's own cluster and with another one."""
-  codes = exported.encode(model, images)
-  own = exported.reconstruct(model, images, None, codes)[0].reshape(len(images), -1)
-  truth = data.to_unit_float(images).reshape(len(images), -1)
+def _category_use(model, images, z, clusters, k) -> dict:
+  """Reconstruction error with each image's own cluster and with another one (the
+  images' codes `z` and argmax `clusters` come from the encoding already made)."""
+  n = len(images)
+  truth = data.to_unit_float(images).reshape(n, -1)
   # A different cluster for every image, spread over all the others.
-  other = (clusters[:len(images)] + 1 + np.arange(len(images)) % (k - 1)) % k
-  swapped = exported.decode(model, codes["z"], other.astype(np.int32)).reshape(len(images), -1)
-  return {"reconstruction_mse_own_category": round(float(np.mean((own - truth) ** 2)), 6),
-          "reconstruction_mse_other_category": round(float(np.mean((swapped - truth) ** 2)), 6)}
+  other = (clusters[:n] + 1 + np.arange(n) % (k - 1)) % k
+  errors = {}
+  for name, category in (("own", clusters[:n]), ("other", other)):
+    decoded = exported.decode(model, z[:n], category.astype(np.int32)).reshape(n, -1)
+    errors[f"reconstruction_mse_{name}_category"] = round(
+        float(np.mean((decoded - truth) ** 2)), 6)
+  return errors
 
 
 def main():
