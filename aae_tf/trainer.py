@@ -314,34 +314,28 @@ class Trainer(tf.Module):
 
   def _category_smoothness(self, encoder_input, logits, dropout_seed, seed, outer_tape):
     """Virtual adversarial smoothness of q(y|x): the global-batch mean of
-    KL(q(y|x) || q(y|x + r)), r from `_smoothness_perturbation`. The encoder runs with
-    the clean pass's dropout mask, so r is the only difference."""
-    target = tf.stop_gradient(tf.nn.softmax(logits))
-    with outer_tape.stop_recording():
-      perturbation = self._smoothness_perturbation(encoder_input, target, dropout_seed, seed)
-    return self._global_mean(self._divergence(encoder_input, perturbation, target,
-                                              dropout_seed))
-
-  def _divergence(self, encoder_input, perturbation, target, dropout_seed):
-    """Per-example KL(target || q(y|x + perturbation))."""
-    logits = self.networks.encoder(encoder_input + perturbation, dropout_seed)["y"]
-    return losses.categorical_kl(target, logits)
-
-  def _smoothness_perturbation(self, encoder_input, target, dropout_seed, seed):
-    """Per example, the input perturbation of L2 norm epsilon along the direction that
-    one power iteration from a random start finds raises KL(target || q(y|x + r)) most.
-    The random start has the same norm as r: a tiny one would vanish in a bf16 pass."""
+    KL(q(y|x) || q(y|x + r)), with r of norm epsilon along the direction that one power
+    iteration from a random start finds raises the KL most. The encoder runs with the
+    clean pass's dropout mask, so r is the only difference. The random start has the
+    same norm as r: a tiny one would vanish in a bf16 forward pass."""
     epsilon = self.config.category_smoothness_epsilon
+    target = tf.stop_gradient(tf.nn.softmax(logits))
+
+    def divergence(perturbation):
+      perturbed = self.networks.encoder(encoder_input + perturbation, dropout_seed)["y"]
+      return losses.categorical_kl(target, perturbed)
 
     def scaled(direction):
       flat = tf.reshape(direction, [tf.shape(direction)[0], -1])
       return epsilon * tf.reshape(tf.math.l2_normalize(flat, axis=1), tf.shape(direction))
 
-    start = scaled(rng.normal(tf.shape(encoder_input), seed))
-    with tf.GradientTape() as tape:
-      tape.watch(start)
-      divergence = tf.reduce_sum(self._divergence(encoder_input, start, target, dropout_seed))
-    return tf.stop_gradient(scaled(tape.gradient(divergence, start)))
+    with outer_tape.stop_recording():
+      start = scaled(rng.normal(tf.shape(encoder_input), seed))
+      with tf.GradientTape() as tape:
+        tape.watch(start)
+        start_divergence = tf.reduce_sum(divergence(start))
+      perturbation = tf.stop_gradient(scaled(tape.gradient(start_divergence, start)))
+    return self._global_mean(divergence(perturbation))
 
   def _prior_samples(self, adversary, global_labels, per_replica_batch, replica_id, seed):
     """This replica's rows of a global-batch draw from the adversary's prior.

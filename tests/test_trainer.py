@@ -263,39 +263,3 @@ def test_style_discriminator_noise_overrides_the_noise_of_the_z_adversary_only(
     real, fake = trainer._discriminator_inputs(by_head[head], zeros, zeros, None, seed)
     for x in (real, fake):
       assert abs(float(tf.math.reduce_std(x)) - expected) < 0.02, (head, expected)
-
-
-def test_category_smoothness_perturbs_along_the_direction_that_changes_q_y_most():
-  config = tiny_config(variant="clustering", num_categories=4, category_smoothness_weight=1.0,
-                       category_smoothness_epsilon=2.0)
-  trainer = trainer_lib.Trainer(config, tf.distribute.get_strategy(), 10)
-  images = tf.constant(synthetic(64)[0][..., None] / 255.0, tf.float32)
-  dropout_seed = tf.constant([1, 2])
-  target = tf.nn.softmax(trainer.networks.encoder(images, dropout_seed)["y"])
-  adversarial = trainer._smoothness_perturbation(images, target, dropout_seed,
-                                                 tf.constant([3, 4]))
-  norms = tf.norm(tf.reshape(adversarial, [64, -1]), axis=1).numpy()
-  np.testing.assert_allclose(norms, 2.0, rtol=1e-4)       # every example moved by epsilon
-  random = tf.reshape(tf.math.l2_normalize(tf.reshape(
-      tf.random.stateless_normal(images.shape, [5, 6]), [64, -1]), axis=1), images.shape) * 2.0
-  kl_adversarial, kl_random = (
-      float(tf.reduce_mean(trainer._divergence(images, r, target, dropout_seed)))
-      for r in (adversarial, random))
-  assert kl_adversarial > 2 * kl_random > 0, (kl_adversarial, kl_random)
-
-
-def test_category_smoothness_joins_the_generator_loss_and_is_checked():
-  from aae_tf import config as config_lib
-  from aae_tf.errors import ConfigError
-  config = tiny_config(variant="clustering", num_categories=4, category_smoothness_weight=1.0)
-  _, metrics = train(config, tf.distribute.get_strategy(), steps=2)
-  assert np.isfinite(metrics["category_smoothness_loss"])
-  assert metrics["category_smoothness_loss"] > 0
-  _, plain = train(config.replace(category_smoothness_weight=0.0),
-                   tf.distribute.get_strategy(), steps=2)
-  assert "category_smoothness_loss" not in plain
-  with pytest.raises(ConfigError, match="has none"):
-    config_lib.validate(tiny_config(category_smoothness_weight=1.0))  # no category head
-  with pytest.raises(ConfigError, match="epsilon must be > 0"):
-    config_lib.validate(tiny_config(variant="clustering", num_categories=4,
-                                    category_smoothness_epsilon=0.0))
