@@ -166,15 +166,6 @@ class Config:
       0.0, "Variants whose decoder reads a category (y or a label): the share of examples "
       "whose style code z is zeroed in the reconstruction phase, so the decoder must "
       "rebuild them from the category alone and cannot learn to ignore it; 0 = off.")
-  category_smoothness_weight: float = _field(
-      0.0, "Variants with a category head: weight of a virtual adversarial smoothness term "
-      "(VAT, Miyato et al. 2018; as in IMSAT, Hu et al. 2017; not in the AAE paper) added "
-      "to the generator phase: KL(q(y|x) || q(y|x + r)), r the input perturbation of L2 "
-      "norm category_smoothness_epsilon that changes q(y|x) most. It makes nearby images "
-      "share a category, which the adversaries alone do not; 0 = off.")
-  category_smoothness_epsilon: float = _field(
-      1.0, "L2 norm of the smoothness term's perturbation, in the [0, 1] pixel scale "
-      "(MNIST images are 4-6 apart from their nearest neighbours).")
   cluster_head_threshold: float = _field(
       2.0, "eta: dim_reduction penalises cluster heads closer than this.")
   cluster_head_weight: float = _field(1.0, "Weight of the cluster-head distance penalty.")
@@ -358,13 +349,8 @@ def validate(config: Config, num_replicas: int = 1) -> None:
   if config.style_dropout and not spec.decoder_takes_label:
     fail(f"--style_dropout needs a decoder that reads a category besides z; "
          f"--variant={config.variant} decodes z alone")
-  if config.category_smoothness_weight and not spec.has_categories:
-    fail(f"--category_smoothness_weight needs a variant with a category head q(y|x); "
-         f"--variant={config.variant} has none")
-  if config.category_smoothness_epsilon <= 0:
-    fail(f"--category_smoothness_epsilon must be > 0, got {config.category_smoothness_epsilon}")
   for name in ("input_noise_std", "discriminator_noise_std", "supervised_lr",
-               "cluster_head_weight", "category_smoothness_weight"):
+               "cluster_head_weight"):
     if getattr(config, name) < 0:
       fail(f"--{name} must be >= 0, got {getattr(config, name)}")
   if config.prior_components <= 0:

@@ -66,11 +66,3 @@ def accuracy(logits, is_real: bool):
 def classification(labels, logits):
   """Per-example cross-entropy of integer `labels` under categorical `logits`."""
   return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
-
-
-def categorical_kl(target_probs, logits):
-  """Per-example KL(target || softmax(logits)) over the last axis; 0 log 0 counts as 0."""
-  target = tf.cast(target_probs, tf.float32)
-  log_target = tf.math.log(tf.maximum(target, 1e-30))
-  return tf.reduce_sum(target * (log_target - tf.nn.log_softmax(tf.cast(logits, tf.float32))),
-                       axis=-1)

@@ -31,7 +31,6 @@ _RECONSTRUCTION_DROPOUT, _REGULARISATION_DROPOUT, _DISCRIMINATOR_DROPOUT = 1, 2,
 _SUPERVISED_DROPOUT, _INPUT_NOISE, _DISCRIMINATOR_NOISE = 4, 5, 6
 _POSTERIOR = 7  # a stochastic q(z|x)'s draws (+0 reconstruction, +1 regularisation, +2 supervised)
 _STYLE_DROPOUT = 8
-_SMOOTHNESS = 9  # the smoothness term's random direction
 _PRIOR_SAMPLES = 10
 
 
@@ -121,8 +120,6 @@ class Trainer(tf.Module):
       names += [f"discriminator_{adversary.name}_loss",
                 f"discriminator_{adversary.name}_accuracy_real",
                 f"discriminator_{adversary.name}_accuracy_fake"]
-    if self.config.category_smoothness_weight > 0:
-      names.append("category_smoothness_loss")
     names.append("generator_loss")
     if self.spec.supervised_phase:
       names += ["supervised_loss", "supervised_accuracy"]
@@ -302,40 +299,9 @@ class Trainer(tf.Module):
         generator_losses.append(self._global_mean(losses.generator(
             self.networks.discriminators[adversary.name](fake))))
       generator_loss = tf.add_n(generator_losses)
-      if self.config.category_smoothness_weight > 0:
-        smoothness = self._category_smoothness(
-            encoder_input, codes["y"], seed_for(_REGULARISATION_DROPOUT),
-            seed_for(_SMOOTHNESS), generator_tape)
-        metrics["category_smoothness_loss"] = smoothness
-        generator_loss += self.config.category_smoothness_weight * smoothness
     self._apply("generator", generator_tape, generator_loss)
     metrics["generator_loss"] = generator_loss
     return metrics
-
-  def _category_smoothness(self, encoder_input, logits, dropout_seed, seed, outer_tape):
-    """Virtual adversarial smoothness of q(y|x): the global-batch mean of
-    KL(q(y|x) || q(y|x + r)), with r of norm epsilon along the direction that one power
-    iteration from a random start finds raises the KL most. The encoder runs with the
-    clean pass's dropout mask, so r is the only difference. The random start has the
-    same norm as r: a tiny one would vanish in a bf16 forward pass."""
-    epsilon = self.config.category_smoothness_epsilon
-    target = tf.stop_gradient(tf.nn.softmax(logits))
-
-    def divergence(perturbation):
-      perturbed = self.networks.encoder(encoder_input + perturbation, dropout_seed)["y"]
-      return losses.categorical_kl(target, perturbed)
-
-    def scaled(direction):
-      flat = tf.reshape(direction, [tf.shape(direction)[0], -1])
-      return epsilon * tf.reshape(tf.math.l2_normalize(flat, axis=1), tf.shape(direction))
-
-    with outer_tape.stop_recording():
-      start = scaled(rng.normal(tf.shape(encoder_input), seed))
-      with tf.GradientTape() as tape:
-        tape.watch(start)
-        start_divergence = tf.reduce_sum(divergence(start))
-      perturbation = tf.stop_gradient(scaled(tape.gradient(start_divergence, start)))
-    return self._global_mean(divergence(perturbation))
 
   def _prior_samples(self, adversary, global_labels, per_replica_batch, replica_id, seed):
     """This replica's rows of a global-batch draw from the adversary's prior.
