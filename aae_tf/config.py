@@ -166,6 +166,10 @@ class Config:
       0.0, "Variants whose decoder reads a category (y or a label): the share of examples "
       "whose style code z is zeroed in the reconstruction phase, so the decoder must "
       "rebuild them from the category alone and cannot learn to ignore it; 0 = off.")
+  detach_category_from_reconstruction: bool = _field(
+      False, "Variants whose decoder reads q(y|x): the reconstruction gradient stops at "
+      "q(y|x), so only the adversaries shape the category head while reconstruction "
+      "trains the encoder's shared layers and z (experiment).")
   cluster_head_threshold: float = _field(
       2.0, "eta: dim_reduction penalises cluster heads closer than this.")
   cluster_head_weight: float = _field(1.0, "Weight of the cluster-head distance penalty.")

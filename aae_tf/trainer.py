@@ -205,7 +205,10 @@ class Trainer(tf.Module):
     if self.spec.decoder_reads_true_label:
       return tf.one_hot(labels, self.config.num_categories)
     if self.spec.decoder_reads_y:
-      return self._categories(codes["y"])
+      categories = self._categories(codes["y"])
+      if self.config.detach_category_from_reconstruction:
+        return tf.stop_gradient(categories)
+      return categories
     return None
 
   def _categories(self, logits):
