@@ -98,8 +98,13 @@ class Trainer(tf.Module):
   def _phase_variables(self) -> Dict[str, List[tf.Variable]]:
     """Phase name -> the only variables that phase may change."""
     net = self.networks
-    phases = {"reconstruction": list(net.encoder.trainable_variables)
-                                + list(net.decoder.trainable_variables)}
+    encoder = list(net.encoder.trainable_variables)
+    if self.config.detach_category_from_reconstruction and "y" in net.encoder.heads:
+      # No reconstruction gradient reaches the category head.
+      head = {id(v) for module in (net.encoder.heads["y"], net.encoder.head_norms.get("y"))
+              if module is not None for v in module.trainable_variables}
+      encoder = [v for v in encoder if id(v) not in head]
+    phases = {"reconstruction": encoder + list(net.decoder.trainable_variables)}
     for adversary in self.spec.adversaries:
       phases[f"discriminator_{adversary.name}"] = list(
           net.discriminators[adversary.name].trainable_variables)
