@@ -167,9 +167,10 @@ class Config:
       "whose style code z is zeroed in the reconstruction phase, so the decoder must "
       "rebuild them from the category alone and cannot learn to ignore it; 0 = off.")
   detach_category_from_reconstruction: bool = _field(
-      False, "Variants whose decoder reads q(y|x): the reconstruction gradient stops at "
-      "q(y|x), so only the adversaries shape the category head while reconstruction "
-      "trains the encoder's shared layers and z (experiment).")
+      False, "Variants whose decoder reads q(y|x) (clustering): the reconstruction "
+      "gradient stops at q(y|x). The decoder still reads the category, but only the "
+      "adversaries shape the category head, so the reconstruction rate can be the "
+      "paper's without pulling the partition towards whatever helps the decoder most.")
   cluster_head_threshold: float = _field(
       2.0, "eta: dim_reduction penalises cluster heads closer than this.")
   cluster_head_weight: float = _field(1.0, "Weight of the cluster-head distance penalty.")
@@ -346,6 +347,9 @@ def validate(config: Config, num_replicas: int = 1) -> None:
   if config.hard_categories and not spec.has_categories:
     fail(f"--hard_categories needs a variant with a category head q(y|x); "
          f"--variant={config.variant} has none")
+  if config.detach_category_from_reconstruction and not spec.decoder_reads_y:
+    fail(f"--detach_category_from_reconstruction needs a variant whose decoder reads "
+         f"q(y|x); --variant={config.variant} has none")
   if not 0.0 <= config.input_dropout < 1.0:
     fail(f"--input_dropout must be in [0, 1), got {config.input_dropout}")
   if not 0.0 <= config.style_dropout < 1.0:

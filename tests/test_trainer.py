@@ -263,3 +263,35 @@ def test_style_discriminator_noise_overrides_the_noise_of_the_z_adversary_only(
     real, fake = trainer._discriminator_inputs(by_head[head], zeros, zeros, None, seed)
     for x in (real, fake):
       assert abs(float(tf.math.reduce_std(x)) - expected) < 0.02, (head, expected)
+
+
+def test_detached_category_head_gets_no_reconstruction_update():
+  config = tiny_config(variant="clustering", num_categories=4, head_batch_norm=("y",),
+                       discriminator_lr=0.0, generator_lr=0.0, reconstruction_lr=1e-2,
+                       detach_category_from_reconstruction=True)
+  strategy = tf.distribute.get_strategy()
+  trainer = trainer_lib.Trainer(config, strategy, 10)
+  encoder = trainer.networks.encoder
+  head = list(encoder.heads["y"].trainable_variables) + list(
+      encoder.head_norms["y"].trainable_variables)
+  reconstruction = {id(v) for v in trainer.phase_variables["reconstruction"]}
+  assert not any(id(v) in reconstruction for v in head)
+  assert all(id(v) in reconstruction for v in encoder.heads["z"].trainable_variables)
+  head_before, z_before = snapshot(head), snapshot(encoder.heads["z"].trainable_variables)
+  train(config, strategy, 2, trainer=trainer)
+  for var, old in zip(head, head_before):
+    np.testing.assert_array_equal(var.numpy(), old)    # reconstruction left the head alone
+  assert any(not np.array_equal(v.numpy(), old)       # while it trained z
+             for v, old in zip(encoder.heads["z"].trainable_variables, z_before))
+  # Without the switch, reconstruction trains the head as before.
+  attached = trainer_lib.Trainer(config.replace(detach_category_from_reconstruction=False),
+                                 strategy, 10)
+  assert all(id(v) in {id(w) for w in attached.phase_variables["reconstruction"]}
+             for v in attached.networks.encoder.heads["y"].trainable_variables)
+
+
+def test_detached_category_needs_a_decoder_that_reads_y():
+  from aae_tf import config as config_lib
+  from aae_tf.errors import ConfigError
+  with pytest.raises(ConfigError, match="decoder reads"):
+    config_lib.validate(tiny_config(detach_category_from_reconstruction=True))
