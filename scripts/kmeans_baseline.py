@@ -1,12 +1,13 @@
 """k-means baselines for Table 3, scored by the paper's clustering rule.
 
     python scripts/kmeans_baseline.py [--clusters=16,30] [--features=pixels,pca50,autoencoder]
-        [--seeds=0,1] [--output=baseline.json]
+        [--seeds=0,1] [--output=baseline.json]   (--features also takes export:EXPORT_DIR)
 
 What an AAE's clusters should be compared with: k-means on the same training images
 (fitted on the first --fit_images of the training split), in pixel space, on the top
 principal components, or on the code of a plain autoencoder trained here (784-1000-1000-10,
-ReLU, input dropout 0.2, Adam 1e-3, --autoencoder_epochs). q(k|x) is a softmax of minus
+ReLU, input dropout 0.2, Adam 1e-3, --autoencoder_epochs), or on the style code z of an
+exported AAE (`--features=export:EXPORT_DIR`). q(k|x) is a softmax of minus
 the squared distances to the centres (temperature: the mean squared distance / 50), so
 the paper's rule can label each cluster by its most confident validation image, exactly
 as `evaluate` does for an AAE; majority accuracy (each cluster takes its most common
@@ -98,7 +99,17 @@ def _autoencoder_codes(train, others, epochs: int, seed: int):
   return [encoder.predict(x, batch_size=1000, verbose=0) for x in (train, *others)]
 
 
-def features(name: str, train, validation, test, epochs: int, seed: int):
+def _export_codes(export_dir: str, images):
+  from aae_tf import exported  # pylint: disable=import-outside-toplevel
+  model = exported.load_exported(export_dir)
+  return [exported.encode(model, x)["z"] for x in images]
+
+
+def features(name: str, train, validation, test, epochs: int, seed: int, images=()):
+  """[train, validation, test] feature rows; `images` are the unflattened splits that an
+  export's encoder reads."""
+  if name.startswith("export:"):
+    return _export_codes(name[len("export:"):], images)
   if name == "pixels":
     return train, validation, test
   if name.startswith("pca"):
@@ -108,8 +119,8 @@ def features(name: str, train, validation, test, epochs: int, seed: int):
     return [(x - mean) @ components[:dims].T for x in (train, validation, test)]
   if name == "autoencoder":
     return _autoencoder_codes(train, (validation, test), epochs, seed)
-  raise SystemExit(f"--features: unknown {name!r}; use pixels, pcaN (e.g. pca50) or "
-                   "autoencoder")
+  raise SystemExit(f"--features: unknown {name!r}; use pixels, pcaN (e.g. pca50), "
+                   "autoencoder or export:EXPORT_DIR")
 
 
 def main():
@@ -128,8 +139,9 @@ def main():
   results = []
   for name in args.features.split(","):
     for seed in (int(s) for s in args.seeds.split(",")):
-      train, validation, test = features(name, flat[0], flat[1], flat[2],
-                                         args.autoencoder_epochs, seed)
+      train, validation, test = features(
+          name, flat[0], flat[1], flat[2], args.autoencoder_epochs, seed,
+          (splits.train.images[:args.fit_images], splits.validation.images, splits.test.images))
       fitted = train[:args.fit_images]
       for k in (int(c) for c in args.clusters.split(",")):
         row = {"features": name, "clusters": k, "seed": seed,

@@ -34,3 +34,18 @@ def test_cluster_probabilities_are_a_softmax_of_minus_squared_distances():
                                          temperature=1.0)
   np.testing.assert_allclose(probs[0], np.array([1.0, np.exp(-4.0)]) / (1 + np.exp(-4.0)))
   np.testing.assert_allclose(probs[1], [0.5, 0.5])
+
+
+def test_features_of_an_export_are_its_style_codes(tmp_path, monkeypatch):
+  from aae_tf import configs, export, train
+  monkeypatch.setenv("AAE_TF_CACHE", str(tmp_path / "cache"))
+  config = configs.get("smoke").replace(
+      data_dir=helpers.write_synthetic_mnist(tmp_path / "data"), validation_size=20,
+      variant="clustering", num_categories=4, latent_dim=3, train_steps=2)
+  train.run(config, str(tmp_path / "run"), log=lambda _: None)
+  export.export_from_workdir(str(tmp_path / "run"), str(tmp_path / "export"))
+  images = [np.random.default_rng(i).integers(0, 256, (n, 28, 28), dtype=np.uint8)
+            for i, n in enumerate((12, 5, 7))]
+  codes = baseline.features(f"export:{tmp_path / 'export'}", None, None, None, 0, 0, images)
+  assert [c.shape for c in codes] == [(12, 3), (5, 3), (7, 3)]
+  assert np.all(np.isfinite(codes[0])) and np.ptp(codes[0], axis=0).max() > 0
