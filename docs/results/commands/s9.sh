@@ -40,8 +40,7 @@ python -m aae_tf.train --preset=paper_table3_30 --epochs=10 --reconstruction_sca
 # preset's), so `scripts/reproduce.sh DIR table3_16 table3_16_draw1 table3_16_draw2
 # table3_30 table3_30_draw1 table3_30_draw2` runs the same six.
 
-# k-means on the style code z of the seed-0 exports (a0 = the commit after 40db940 that
-# added --features=export:):
+# k-means on the style code z of the seed-0 exports (4dff1a4, which added --features=export:):
 python scripts/kmeans_baseline.py --features=export:runs/s9/R1_16/export --seeds=0 --output=docs/results/s9_clustering/kmeans_on_R1_16_z.json
 python scripts/kmeans_baseline.py --features=export:runs/s9/R1_30/export --seeds=0 --output=docs/results/s9_clustering/kmeans_on_R1_30_z.json
 
