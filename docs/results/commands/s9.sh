@@ -37,15 +37,19 @@ python -m aae_tf.train --preset=paper_table3_16 --epochs=10 --reconstruction_sca
 python -m aae_tf.train --preset=paper_table3_16 --epochs=10 --reconstruction_lr=1.0 --detach_category_from_reconstruction                      # R2_16 (stopped)
 python -m aae_tf.train --preset=paper_table3_30 --epochs=10 --reconstruction_scale=per_image --reconstruction_lr=0.01 --encoder_batch_norm=false --detach_category_from_reconstruction  # R1_30 (seeds 1, 2 likewise)
 # These R1 flags are the Table 3 presets from 7ed1159 on (their config.json equals the
-# preset's), so `scripts/reproduce.sh DIR table3_16 table3_16_draw1 table3_16_draw2
+# preset's; 30 clusters: with 20 epochs, from e30fb13), so `scripts/reproduce.sh DIR table3_16 table3_16_draw1 table3_16_draw2
 # table3_30 table3_30_draw1 table3_30_draw2` runs the same six.
 
 # k-means on the style code z of the seed-0 exports (4dff1a4, which added --features=export:):
 python scripts/kmeans_baseline.py --features=export:runs/s9/R1_16/export --seeds=0 --output=docs/results/s9_clustering/kmeans_on_R1_16_z.json
 python scripts/kmeans_baseline.py --features=export:runs/s9/R1_30/export --seeds=0 --output=docs/results/s9_clustering/kmeans_on_R1_30_z.json
 
-# Test evaluation of the six R1 runs:
+# The three R1 30-cluster runs resumed to 20 epochs in copies of their workdirs
+# (cp -r runs/s9/R1_30*/work runs/s9/R1L_30*/; 557f08a): the same flags with --epochs=20
+# (and --seed=1, --seed=2). The 30-cluster preset trains 20 epochs from e30fb13.
+
+# Test evaluation of the R1 and R1L runs:
 python -m aae_tf.evaluate --export_dir=W/export --workdir=W/work --output=W/eval.json   # copied to docs/results/s9_table3_*.json
 
 # Curves and the figure:
-python docs/results/commands/s9_collect.py R1_16 R1_16_seed1 R1_16_seed2 Q1_16 V1_16 V1L_16 P1_16 P2_16 R1_30 R1_30_seed1 R1_30_seed2 P1_30 V5_30
+python docs/results/commands/s9_collect.py R1_16 R1_16_seed1 R1_16_seed2 Q1_16 V1_16 V1L_16 P1_16 P2_16 R1L_30 R1L_30_seed1 R1L_30_seed2 P1_30 V5_30
