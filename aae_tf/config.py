@@ -171,6 +171,13 @@ class Config:
       "gradient stops at q(y|x). The decoder still reads the category, but only the "
       "adversaries shape the category head, so the reconstruction rate can be the "
       "paper's without pulling the partition towards whatever helps the decoder most.")
+  category_reconstruction_gradient: float = _field(
+      1.0, "Variants whose decoder reads q(y|x) (clustering): the share of the "
+      "reconstruction gradient that reaches q(y|x), in [0, 1]. 1 is the paper's; 0 is "
+      "--detach_category_from_reconstruction. In between, the adversaries keep the head "
+      "categorical while reconstruction moves only the examples it is unsure of (near "
+      "one-hot, the softmax passes almost no gradient) to the cluster that rebuilds them "
+      "better.")
   cluster_head_threshold: float = _field(
       2.0, "eta: dim_reduction penalises cluster heads closer than this.")
   cluster_head_weight: float = _field(1.0, "Weight of the cluster-head distance penalty.")

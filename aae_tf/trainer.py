@@ -213,6 +213,10 @@ class Trainer(tf.Module):
       categories = self._categories(codes["y"])
       if self.config.detach_category_from_reconstruction:
         return tf.stop_gradient(categories)
+      share = self.config.category_reconstruction_gradient
+      if share < 1.0:
+        # Forward value unchanged; the backward pass carries `share` of the gradient.
+        return share * categories + (1.0 - share) * tf.stop_gradient(categories)
       return categories
     return None
 
