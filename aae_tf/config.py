@@ -357,6 +357,17 @@ def validate(config: Config, num_replicas: int = 1) -> None:
   if config.detach_category_from_reconstruction and not spec.decoder_reads_y:
     fail(f"--detach_category_from_reconstruction needs a variant whose decoder reads "
          f"q(y|x); --variant={config.variant} has none")
+  share = config.category_reconstruction_gradient
+  if not 0.0 <= share <= 1.0:
+    fail(f"--category_reconstruction_gradient={share}: must be in [0, 1] (1 = the paper's, "
+         f"0 = none)")
+  if share != 1.0 and not spec.decoder_reads_y:
+    fail(f"--category_reconstruction_gradient={share} needs a variant whose decoder reads "
+         f"q(y|x); --variant={config.variant} has none")
+  if share != 1.0 and config.detach_category_from_reconstruction:
+    fail(f"--category_reconstruction_gradient={share} and "
+         f"--detach_category_from_reconstruction both set how much reconstruction reaches "
+         f"q(y|x); --detach_category_from_reconstruction is the share 0: set only one")
   if not 0.0 <= config.input_dropout < 1.0:
     fail(f"--input_dropout must be in [0, 1), got {config.input_dropout}")
   if not 0.0 <= config.style_dropout < 1.0:

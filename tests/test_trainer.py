@@ -290,6 +290,41 @@ def test_detached_category_head_gets_no_reconstruction_update():
              for v in attached.networks.encoder.heads["y"].trainable_variables)
 
 
+def test_category_reconstruction_gradient_scales_what_reaches_the_head():
+  config = tiny_config(variant="clustering", num_categories=4)
+  images = tf.constant(synthetic(8)[0][..., None], tf.float32) / 255.0
+  seed = tf.constant([1, 2])
+
+  def head_gradient_and_loss(share):
+    trainer = trainer_lib.Trainer(config.replace(category_reconstruction_gradient=share),
+                                  tf.distribute.get_strategy(), 10)
+    kernel = trainer.networks.encoder.heads["y"].kernel
+    with tf.GradientTape() as tape:
+      loss = trainer._rebuilt_loss(images, images, lambda codes: trainer._category(codes, None),
+                                   seed, None, seed)
+    return tape.gradient(loss, kernel).numpy(), float(loss)
+
+  full, full_loss = head_gradient_and_loss(1.0)
+  quarter, quarter_loss = head_gradient_and_loss(0.25)
+  assert np.abs(full).max() > 0
+  assert quarter_loss == pytest.approx(full_loss, rel=1e-6)     # the forward pass is the same
+  np.testing.assert_allclose(quarter, 0.25 * full, rtol=1e-4, atol=1e-9)
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(category_reconstruction_gradient=1.5), r"in \[0, 1\]"),
+    (dict(category_reconstruction_gradient=float("nan")), "not a finite number"),
+    (dict(category_reconstruction_gradient=0.5, variant="supervised"), "decoder reads"),
+    (dict(category_reconstruction_gradient=0.5, variant="clustering", num_categories=4,
+          detach_category_from_reconstruction=True), "set only one"),
+])
+def test_category_reconstruction_gradient_rejects(changes, message):
+  from aae_tf import config as config_lib
+  from aae_tf.errors import ConfigError
+  with pytest.raises(ConfigError, match=message):
+    config_lib.validate(tiny_config(**changes))
+
+
 def test_detached_category_needs_a_decoder_that_reads_y():
   from aae_tf import config as config_lib
   from aae_tf.errors import ConfigError
