@@ -1,4 +1,4 @@
-"""Shared by s8_collect.py and s9_collect.py: each clustering run's validation curve and
+"""Shared by s8_collect.py and collect_session.py: each clustering run's validation curve and
 diagnostics, and the figure of several runs' curves."""
 import json, os
 import matplotlib

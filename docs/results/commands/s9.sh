@@ -52,4 +52,4 @@ python scripts/kmeans_baseline.py --features=export:runs/s9/R1_30/export --seeds
 python -m aae_tf.evaluate --export_dir=W/export --workdir=W/work --output=W/eval.json   # copied to docs/results/s9_table3_*.json
 
 # Curves and the figure:
-python docs/results/commands/s9_collect.py R1_16 R1_16_seed1 R1_16_seed2 Q1_16 V1_16 V1L_16 P1_16 P2_16 R1L_30 R1L_30_seed1 R1L_30_seed2 P1_30 V5_30
+python docs/results/commands/collect_session.py s9 R1_16 R1_16_seed1 R1_16_seed2 Q1_16 V1_16 V1L_16 P1_16 P2_16 R1L_30 R1L_30_seed1 R1L_30_seed2 P1_30 V5_30
