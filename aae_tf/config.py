@@ -178,11 +178,6 @@ class Config:
       "categorical while reconstruction moves only the examples it is unsure of (near "
       "one-hot, the softmax passes almost no gradient) to the cluster that rebuilds them "
       "better.")
-  category_assignment_weight: float = _field(
-      0.0, "Variants whose decoder reads q(y|x) (clustering): weight of a cross-entropy "
-      "that pulls q(y|x) towards the category whose decoding of the example's z rebuilds "
-      "it best (every category is tried). Not in the paper: the global, hard-EM form of "
-      "the reconstruction gradient through q(y|x), which only sees the local slope. 0 = off.")
   cluster_head_threshold: float = _field(
       2.0, "eta: dim_reduction penalises cluster heads closer than this.")
   cluster_head_weight: float = _field(1.0, "Weight of the cluster-head distance penalty.")
@@ -373,11 +368,6 @@ def validate(config: Config, num_replicas: int = 1) -> None:
     fail(f"--category_reconstruction_gradient={share} and "
          f"--detach_category_from_reconstruction both set how much reconstruction reaches "
          f"q(y|x); --detach_category_from_reconstruction is the share 0: set only one")
-  if config.category_assignment_weight < 0:
-    fail(f"--category_assignment_weight={config.category_assignment_weight}: must be >= 0")
-  if config.category_assignment_weight and not spec.decoder_reads_y:
-    fail(f"--category_assignment_weight needs a variant whose decoder reads q(y|x); "
-         f"--variant={config.variant} has none")
   if not 0.0 <= config.input_dropout < 1.0:
     fail(f"--input_dropout must be in [0, 1), got {config.input_dropout}")
   if not 0.0 <= config.style_dropout < 1.0:

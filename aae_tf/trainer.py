@@ -121,8 +121,6 @@ class Trainer(tf.Module):
       names.append("labelled_reconstruction_loss")
     if self.spec.cluster_head_penalty:
       names.append("cluster_head_penalty")
-    if self.config.category_assignment_weight:
-      names.append("category_assignment_loss")
     for adversary in self.spec.adversaries:
       names += [f"discriminator_{adversary.name}_loss",
                 f"discriminator_{adversary.name}_accuracy_real",
@@ -237,17 +235,13 @@ class Trainer(tf.Module):
     metrics = {}
     with tf.GradientTape(watch_accessed_variables=False) as tape:
       tape.watch(self.phase_variables["reconstruction"])
-      loss, codes = self._rebuilt_loss(encoder_input, images,
-                                       lambda codes: self._category(codes, labels),
-                                       dropout_seed, posterior_seed, style_seed)
+      loss = self._rebuilt_loss(encoder_input, images,
+                                lambda codes: self._category(codes, labels),
+                                dropout_seed, posterior_seed, style_seed)
       total = loss
-      if self.config.category_assignment_weight:
-        assignment = self._assignment_loss(codes, images)
-        total += self.config.category_assignment_weight * assignment
-        metrics["category_assignment_loss"] = assignment
       if labelled is not None:
         labelled_images, labelled_labels, labelled_input = labelled
-        labelled_loss, _ = self._rebuilt_loss(
+        labelled_loss = self._rebuilt_loss(
             labelled_input, labelled_images,
             lambda _: tf.one_hot(labelled_labels, self.config.num_categories),
             rng.fold_in(dropout_seed, 2),
@@ -266,31 +260,11 @@ class Trainer(tf.Module):
 
   def _rebuilt_loss(self, encoder_input, images, category_of, dropout_seed, posterior_seed,
                     style_seed):
-    """The batch's mean reconstruction loss, the decoder reading `category_of(codes)`;
-    and the codes."""
+    """The batch's mean reconstruction loss, the decoder reading `category_of(codes)`."""
     codes = self.networks.encoder(encoder_input, dropout_seed, posterior_seed)
     logits = self.networks.decoder(self._hide_style(codes["z"], style_seed),
                                    category_of(codes), rng.fold_in(dropout_seed, 1))
-    return self._global_mean(self._reconstruction_loss(images, logits)), codes
-
-  def _assignment_loss(self, codes, images):
-    """Cross-entropy of q(y|x) against the category whose decoding of z rebuilds x best.
-
-    Every one of the K categories is decoded with the example's own z (no gradient: the
-    targets are fixed), so an example can move to any cluster, not only downhill from
-    its current one as the reconstruction gradient through q(y|x) lets it.
-    """
-    num = self.config.num_categories
-    z = tf.stop_gradient(codes["z"])
-    batch = tf.shape(z)[0]
-    tiled_z = tf.repeat(z, num, axis=0)                                # [N*K, d]
-    every_category = tf.tile(tf.eye(num, dtype=z.dtype), tf.stack([batch, 1]))
-    tiled_images = tf.repeat(images, num, axis=0)
-    rebuilt = self.networks.decoder(tiled_z, every_category, None)
-    errors = tf.reshape(self._reconstruction_loss(tiled_images, rebuilt), [batch, num])
-    best = tf.stop_gradient(tf.argmin(errors, axis=1))
-    return self._global_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-        best, tf.cast(codes["y"], tf.float32)))
+    return self._global_mean(self._reconstruction_loss(images, logits))
 
   def _hide_style(self, z, seed):
     """z with the rows of a `style_dropout` share of the examples zeroed (the prior's

@@ -300,9 +300,8 @@ def test_category_reconstruction_gradient_scales_what_reaches_the_head():
                                   tf.distribute.get_strategy(), 10)
     kernel = trainer.networks.encoder.heads["y"].kernel
     with tf.GradientTape() as tape:
-      loss, _ = trainer._rebuilt_loss(images, images,
-                                      lambda codes: trainer._category(codes, None),
-                                      seed, None, seed)
+      loss = trainer._rebuilt_loss(images, images, lambda codes: trainer._category(codes, None),
+                                   seed, None, seed)
     return tape.gradient(loss, kernel).numpy(), float(loss)
 
   full, full_loss = head_gradient_and_loss(1.0)
@@ -320,38 +319,6 @@ def test_category_reconstruction_gradient_scales_what_reaches_the_head():
           detach_category_from_reconstruction=True), "set only one"),
 ])
 def test_category_reconstruction_gradient_rejects(changes, message):
-  from aae_tf import config as config_lib
-  from aae_tf.errors import ConfigError
-  with pytest.raises(ConfigError, match=message):
-    config_lib.validate(tiny_config(**changes))
-
-
-def test_category_assignment_targets_the_category_that_rebuilds_best():
-  config = tiny_config(variant="clustering", num_categories=4, category_assignment_weight=1.0)
-  trainer = trainer_lib.Trainer(config, tf.distribute.get_strategy(), 10)
-  images = tf.constant(synthetic(6)[0][..., None], tf.float32) / 255.0
-  codes = trainer.networks.encoder(images)
-  # The target by hand: decode each example's z with each one-hot, keep the best.
-  errors = np.stack([
-      trainer._reconstruction_loss(images, trainer.networks.decoder(
-          codes["z"], tf.one_hot(tf.fill([6], k), 4))).numpy() for k in range(4)], axis=1)
-  best = errors.argmin(axis=1)
-  logits = codes["y"].numpy().astype(np.float64)
-  log_q = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
-  expected = -log_q[np.arange(6), best].sum() / config.batch_size
-  assert float(trainer._assignment_loss(codes, images)) == pytest.approx(expected, rel=1e-4)
-  # It trains the category head (and nothing when its weight is 0).
-  assert "category_assignment_loss" in trainer.metric_names
-  assert "category_assignment_loss" not in trainer_lib.Trainer(
-      config.replace(category_assignment_weight=0.0), tf.distribute.get_strategy(),
-      10).metric_names
-
-
-@pytest.mark.parametrize("changes, message", [
-    (dict(category_assignment_weight=-1.0), ">= 0"),
-    (dict(category_assignment_weight=1.0, variant="supervised"), "decoder reads"),
-])
-def test_category_assignment_weight_rejects(changes, message):
   from aae_tf import config as config_lib
   from aae_tf.errors import ConfigError
   with pytest.raises(ConfigError, match=message):
