@@ -41,9 +41,11 @@ def report(curves, label):
 
 
 def plot(curves, names, is_30, path, targets=False):
-  """Validation curves of `names`, 16 clusters left and 30 right (`is_30(entry)`)."""
-  fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
-  for ax, k in zip(axes, (16, 30)):
+  """Validation curves of `names`, 16 clusters left and 30 right (`is_30(entry)`); a
+  cluster count without runs gets no panel."""
+  counts = [k for k in (16, 30) if any(is_30(curves[n]) == (k == 30) for n in names)]
+  fig, axes = plt.subplots(1, len(counts), figsize=(6.5 * len(counts), 4.5), squeeze=False)
+  for ax, k in zip(axes[0], counts):
     for name in names:
       e = curves[name]
       if is_30(e) != (k == 30):
