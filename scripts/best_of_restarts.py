@@ -71,8 +71,7 @@ def _start(python: str, flags: List[str], seed: int, epochs: float, directory: s
     return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
 
 
-def _finish(process: subprocess.Popen, seed: int, directory: str) -> None:
-  code = process.wait()
+def _check(code: int, seed: int, directory: str) -> None:
   if code != 0:
     log_path = os.path.join(directory, "train.log")
     with open(log_path) as log:
@@ -110,30 +109,32 @@ def main(argv: List[str]) -> int:
       os.makedirs(directory, exist_ok=True)
       running.append((seed, directory, _start(args.python, flags, seed, args.screen_epochs,
                                               directory)))
-    for seed, directory, process in running:
-      _finish(process, seed, directory)
+    # Wait for every screen of the group before reporting a failure, so none is orphaned.
+    codes = [(seed, directory, process.wait()) for seed, directory, process in running]
+    for seed, directory, code in codes:
+      _check(code, seed, directory)
       atomic.write_text(os.path.join(directory, "screened"), "")
 
-  records = screen_records(args.out_dir, seeds)
   choice_path = os.path.join(args.out_dir, "restarts.json")
-  if os.path.exists(choice_path):   # a rerun: the screen's choice stands
-    with open(choice_path) as f:
-      chosen = json.load(f)["chosen_seed"]
-  else:
-    chosen = choose(records)
+  if not os.path.exists(choice_path):   # on a rerun the screen's choice stands
+    records = screen_records(args.out_dir, seeds)
     atomic.write_text(choice_path, json.dumps({
         "flags": flags, "screen_epochs": args.screen_epochs, "epochs": args.epochs,
         "budget_epochs": args.restarts * args.screen_epochs + args.epochs - args.screen_epochs,
         "screen": {str(seed): record for seed, record in records.items()},
-        "chosen_seed": chosen}, indent=2, sort_keys=True))
-  print(f"chosen: --seed={chosen} ({records[chosen]['metric']} "
-        f"{records[chosen]['value']:g} at step {records[chosen]['step']} of the screen)")
+        "chosen_seed": choose(records)}, indent=2, sort_keys=True))
+  with open(choice_path) as f:
+    choice = json.load(f)
+  chosen = choice["chosen_seed"]
+  record = choice["screen"][str(chosen)]
+  print(f"chosen: --seed={chosen} ({record['metric']} {record['value']:g} at step "
+        f"{record['step']} of the screen)")
 
   directory = restart_dir(args.out_dir, chosen)
   export_dir = os.path.join(args.out_dir, "export")
   if not os.path.isdir(os.path.join(export_dir, "encoder")):
-    _finish(_start(args.python, flags, chosen, args.epochs, directory, export_dir), chosen,
-            directory)
+    _check(_start(args.python, flags, chosen, args.epochs, directory, export_dir).wait(),
+           chosen, directory)
   link = os.path.join(args.out_dir, "work")
   if not os.path.islink(link):
     os.symlink(os.path.relpath(os.path.join(directory, "work"), args.out_dir), link)
