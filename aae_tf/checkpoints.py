@@ -8,6 +8,7 @@
 import glob
 import json
 import os
+import shutil
 from typing import Callable, List, Optional, Tuple
 
 import tensorflow as tf
@@ -122,3 +123,61 @@ def resolve(workdir: str, choice: str = "best") -> Tuple[str, dict]:
   raise CheckpointChoiceError(
       f"--checkpoint={choice}: no such checkpoint in {directory(workdir)}; choose "
       f"best, latest or one of the steps {sorted(found)}")
+
+
+class CheckpointMismatchError(RuntimeError):
+  """The workdir's checkpoint was written for other networks or optimizers."""
+
+
+class CheckpointSaveError(RuntimeError):
+  """A checkpoint (or the metrics log) could not be written: disk full, read-only, ..."""
+
+
+def write_failed(what: str, directory: str, error: Exception) -> CheckpointSaveError:
+  detail = getattr(error, "message", None) or getattr(error, "strerror", None) or str(error)
+  return CheckpointSaveError(
+      f"could not write {what} in {directory} ({type(error).__name__}: "
+      f"{str(detail).splitlines()[0] if detail else 'no detail'}); the checkpoints already "
+      "there are kept. Free space or fix the directory's permissions, then rerun the same "
+      "command: it resumes from the newest checkpoint")
+
+
+class Checkpointer:
+  """CheckpointManager that also works on non-chief multi-worker tasks."""
+
+  def __init__(self, trainer, workdir: str, chief: bool, keep: int, task_id: int, log):
+    self.checkpoint = tf.train.Checkpoint(**trainer.checkpoint_items())
+    self.workdir, self.log = workdir, log
+    self.directory = directory(workdir)
+    # Every worker must take part in a save (it is collective); only the chief's counts.
+    save_dir = self.directory if chief else os.path.join(workdir, f".worker{task_id}_tmp")
+    self.manager = tf.train.CheckpointManager(self.checkpoint, save_dir, max_to_keep=keep)
+    self.chief, self.save_dir = chief, save_dir
+
+  def restore(self) -> Optional[str]:
+    if self.chief:  # a save killed mid-write leaves ckpt-N_temp/ behind; it is garbage
+      for leftover in glob.glob(os.path.join(self.directory, "*_temp")):
+        shutil.rmtree(leftover, ignore_errors=True)
+    # Newest first from the files themselves: a missing `checkpoint` index must not
+    # start a new run over checkpoints this run did not write, and a damaged newest
+    # checkpoint must not hide an intact older one.
+    candidates = rolling_newest_first(self.workdir)
+    try:
+      return restore_newest_readable(
+          lambda prefix: self.checkpoint.restore(prefix).assert_existing_objects_matched(),
+          candidates, self.log)
+    except (AssertionError, ValueError) as e:   # missing objects / wrong shapes
+      unmatched = str(e).split(":", 1)[0].split(" and name")[0]
+      raise CheckpointMismatchError(
+          f"{candidates[0]} does not fit this run's networks and optimizers ({unmatched}): "
+          "it was written with other flags or by another aae_tf version. It is left as it "
+          "is; use a new --workdir, or the flags and version that wrote it "
+          "(config.json beside it).") from None
+
+  def save(self, step: int) -> None:
+    try:
+      self.manager.save(checkpoint_number=step)
+    except (OSError, tf.errors.OpError) as e:
+      raise write_failed(f"the checkpoint of step {step}", self.directory, e) from None
+    if not self.chief:
+      shutil.rmtree(self.save_dir, ignore_errors=True)

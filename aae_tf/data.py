@@ -178,10 +178,10 @@ def load_for_config(config, logger: Optional[Callable[[str], None]] = None,
                     validation_size: Optional[int] = None) -> DataSplits:
   """`load_splits` with a training config's data fields."""
   return load_splits(
-      config.dataset, config.data_dir,
-      validation_size=config.validation_size if validation_size is None else validation_size,
-      allow_download=config.allow_download, logger=logger, image_key=config.image_key,
-      label_key=config.label_key, image_size=config.image_size, color=config.color)
+      config.data.dataset, config.runtime.data_dir,
+      validation_size=config.data.validation_size if validation_size is None else validation_size,
+      allow_download=config.runtime.allow_download, logger=logger, image_key=config.data.image_key,
+      label_key=config.data.label_key, image_size=config.data.image_size, color=config.data.color)
 
 
 def labelled_indices(labels: np.ndarray,
@@ -284,3 +284,25 @@ def _make_splits(raw: common.RawData, validation_size: int) -> DataSplits:
       names = tuple(str(k) for k in range(top + 1))
   return DataSplits(train=train, validation=Split(images[val_idx], labels[val_idx]),
                     test=test, source=raw.source, class_names=names)
+
+
+def training_labels(splits: DataSplits, label_use: str, supervised_phase: bool,
+                    num_labels: int, label_seed: int, log: Callable[[str], None]):
+  """(labels for the main stream, labelled subset for a supervised phase or None).
+
+  `label_use` is the variant's: "all", "none" or "subset" (then `num_labels` of the
+  training images keep their label, class-balanced, drawn with `label_seed`).
+  Label-conditioned training sees -1 ("unlabelled") outside the labelled subset; a
+  supervised phase gets the subset as its own stream. Never touches validation/test.
+  """
+  images, labels = splits.train.images, splits.train.labels.astype(np.int32)
+  if label_use != "subset":
+    return labels, None
+  chosen = labelled_indices(labels, num_labels, label_seed, splits.num_classes)
+  log(f"labels: {len(chosen)} of {len(labels)} training images labelled "
+      f"(class-balanced, --label_seed={label_seed})")
+  if supervised_phase:
+    return labels, (images[chosen], labels[chosen])
+  masked = np.full_like(labels, -1)
+  masked[chosen] = labels[chosen]
+  return masked, None

@@ -7,3 +7,7 @@ class ConfigError(ValueError):
 
 class DataError(ValueError):
   """A dataset could not be loaded; the message says why and how to fix it."""
+
+
+class ExportError(RuntimeError):
+  """An export could not be written or did not verify, or its run cannot be read."""

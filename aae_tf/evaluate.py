@@ -27,7 +27,6 @@ import json
 import math
 import os
 import shutil
-import sys
 import tempfile
 import time
 from typing import Callable, Dict, Optional, Sequence
@@ -63,13 +62,13 @@ def load_data(info: dict, data_dir: Optional[str] = None, dataset: Optional[str]
   except (TypeError, ValueError) as e:
     raise EvaluationError(f"the export's {export.CONFIG_ASSET} cannot be read ({e}); "
                           "re-export it with this version of aae_tf") from None
-  trained_on = info.get("dataset") or config.dataset
+  trained_on = info.get("dataset") or config.data.dataset
   if dataset and dataset != trained_on:  # the training data_dir holds another dataset
     config = config.replace(dataset=dataset, data_dir=None)
   if data_dir:
     config = config.replace(data_dir=data_dir)
   if validation_size is None:
-    validation_size = config.validation_size or -1   # 0: none was held out; carve one
+    validation_size = config.data.validation_size or -1   # 0: none was held out; carve one
   return data.load_for_config(config, logger=log, validation_size=validation_size)
 
 
@@ -146,9 +145,20 @@ def evaluate(exported: Exported, splits: data.DataSplits, *,
           predicted["labels"], splits.validation.labels)
   if which["clustering"]:
     results.update(timed("clustering_s", _clustering, exported, splits, codes))
-  if which["style"] and classifier_epochs > 0:
-    results.update(timed("style_s", digit_classifier.style_accuracy, exported, splits,
-                         classifier_epochs, FIGURE_SEED))
+  heads = which["clustering"] and exported.spec.learns_clusters and "latent_dim" in exported.info
+  if splits.num_classes and classifier_epochs > 0:
+    predict, judged = timed("classifier_s", digit_classifier.classifier_for, splits,
+                            classifier_epochs)
+    results.update(judged)
+    results["frechet_distance"] = timed(
+        "frechet_s", digit_classifier.frechet_distance, arrays["samples"]["images"],
+        splits.test.images, predict)
+    if which["style"]:
+      results.update(timed("style_s", digit_classifier.style_accuracy, exported, splits,
+                           predict, FIGURE_SEED))
+    if heads:
+      results.update(timed("cluster_heads_s", digit_classifier.cluster_head_agreement,
+                           exported, splits, predict))
   results["timings_s"] = timings
   return results, arrays
 
@@ -269,7 +279,7 @@ def run(output: str, *, export_dir: Optional[str] = None, workdir: Optional[str]
 def _describe_run(exported: Exported, splits: data.DataSplits, *, export_dir, workdir,
                   dataset, num_parzen_samples, seed) -> dict:
   """What was evaluated, on what data: the extras of the results JSON."""
-  trained_validation = exported.info.get("config", {}).get("validation_size", 0)
+  trained_validation = exported.config_value("validation_size", 0)
   log_path = os.path.join(workdir, "metrics.jsonl") if workdir else ""
   seconds = report.training_seconds(log_path) if os.path.exists(log_path) else None
   return {
@@ -290,76 +300,6 @@ def _describe_run(exported: Exported, splits: data.DataSplits, *, export_dir, wo
   }
 
 
-# --------------------------------------------------------- the command line
-
-
-def _define_flags(flags) -> None:
-  """Defines the flags on first use (a process that also imports aae_tf.main shares
-  --workdir, --data_dir, --dataset, --export_dir and --version with it)."""
-  definitions = [
-      ("string", "export_dir", None, "Directory with encoder/<version>/ and decoder/<version>/."),
-      ("integer", "version", None, "Version to evaluate (default: the newest)."),
-      ("string", "workdir", None, "A training run: its --checkpoint is exported to a "
-       "temporary directory and evaluated (unless --export_dir is given), and its "
-       "metrics.jsonl is plotted."),
-      ("string", "checkpoint", "best", "With --workdir alone, which checkpoint: best (on "
-       "the validation metric; latest if none was kept) | latest | a step."),
-      ("string", "data_dir", None, "Data directory (default: the training config's)."),
-      ("string", "dataset", None, "Data to evaluate on, as aae-train's --dataset "
-       "(default: the model's)."),
-      ("string", "output", None, "Results JSON to write; a markdown table goes beside it."),
-      ("string", "figures_dir", None, "Where figures go (default: figures/ beside --output)."),
-      ("integer", "num_parzen_samples", DEFAULT_NUM_PARZEN_SAMPLES,
-       "Decoder samples for the Parzen window (the paper: 10,000)."),
-      ("integer", "parzen_seed", PARZEN_SEED, "Seed of the Parzen samples."),
-      ("integer", "validation_size", None, "Validation examples carved from the training "
-       "set (default: the training config's, or -1 = a sixth of it if it had none)."),
-      ("list", "sigmas", None, "Parzen sigma grid (default: logspace(-1, 0, 10))."),
-      ("integer", "parzen_batch_size", metrics.DEFAULT_BATCH_SIZE, "Rows per Parzen matmul."),
-      ("integer", "classifier_epochs", 2, "Epochs of the independent digit classifier "
-       "behind style_accuracy_pct (0: skip it)."),
-  ]
-  for kind, name, default, help_text in definitions:
-    if name not in flags.FLAGS:
-      getattr(flags, f"DEFINE_{kind}")(name, default, help_text)
-
-
-def _fail(error: Exception) -> None:
-  print(f"error: {error}", file=sys.stderr)
-  sys.exit(2)
-
-
-def main(argv) -> None:
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  flags_ = flags.FLAGS
-  if len(argv) > 1:
-    _fail(ValueError(f"unexpected arguments {argv[1:]}; all options are --flags"))
-  try:
-    try:
-      sigmas = [float(s) for s in flags_.sigmas] if flags_.sigmas else None
-    except ValueError:
-      raise EvaluationError(f"--sigmas={','.join(flags_.sigmas)}: expected comma-separated "
-                            "positive numbers") from None
-    results = run(flags_.output, export_dir=flags_.export_dir, workdir=flags_.workdir,
-                  version=flags_.version, data_dir=flags_.data_dir, dataset=flags_.dataset,
-                  validation_size=flags_.validation_size, figures_dir=flags_.figures_dir,
-                  checkpoint=flags_.checkpoint,
-                  num_parzen_samples=flags_.num_parzen_samples, seed=flags_.parzen_seed,
-                  sigmas=sigmas, parzen_batch_size=flags_.parzen_batch_size,
-                  classifier_epochs=flags_.classifier_epochs,
-                  log=lambda message: print(message, file=sys.stderr))
-  except (EvaluationError, data.DataError, export.ExportError, ValueError, OSError) as e:
-    _fail(e)
-  print(report.markdown_table(results), end="")
-  print(f"wrote {results['outputs']['json']} and {results['outputs']['markdown']}")
-
-
-def console_main() -> None:
-  """`python -m aae_tf.evaluate`."""
-  from absl import app, flags  # pylint: disable=g-import-not-at-top
-  _define_flags(flags)
-  app.run(main)
-
-
 if __name__ == "__main__":
-  console_main()
+  from aae_tf import main  # the command line lives there: library code reads no flags
+  main.console_evaluate()

@@ -43,15 +43,17 @@ import tensorflow as tf
 
 from aae_tf import checkpoints
 from aae_tf import config as config_lib
+from aae_tf import errors
 from aae_tf import models
 from aae_tf import priors
 from aae_tf import rng
 from aae_tf import variants
+from aae_tf import workdir as workdir_lib
 
 CONFIG_ASSET = "aae_config.json"
 #: `sample` refuses larger requests: one call must not exhaust a server's memory.
 MAX_SAMPLES = 100_000
-CONFIG_FILE = "config.json"
+CONFIG_FILE = workdir_lib.CONFIG_FILE
 
 
 #: The two SavedModels of an export, each in `<export_dir>/<model>/<version>/`.
@@ -65,8 +67,8 @@ def model_dirs(export_dir: str, version=None) -> Dict[str, str]:
           for name in MODELS}
 
 
-class ExportError(RuntimeError):
-  """The export could not be written or did not verify."""
+ExportError = errors.ExportError
+load_config = workdir_lib.load_config
 
 
 def _image_spec(data_shape):
@@ -78,7 +80,7 @@ def _checked_images(images):
 
   The models were trained on [0, 1]: 0..255 pixels, say, would be answered with codes in
   the thousands that look like any other output. One fused comparison (NaN fails it
-  too) and a constant message: `scripts/signature_check_cost.py` measured +2-4 % on
+  too) and a constant message: `benchmarks/signature_check_cost.py` measured +2-4 % on
   `encode`'s time at batch 100-1000 (separate finite/min/max checks: +7-15 %).
   """
   in_range = tf.reduce_all(tf.logical_and(images >= 0.0, images <= 1.0))
@@ -104,10 +106,10 @@ class DecoderModule(tf.Module):
     # parameters are baked into the graph.
     self._prior = priors.make_prior(config)
     self._spec = spec
-    self._latent_dim, self._num_categories = config.latent_dim, config.num_categories
+    self._latent_dim, self._num_categories = config.model.latent_dim, config.model.num_categories
     if asset_path:
       self.aae_config = tf.saved_model.Asset(asset_path)
-    z_spec = tf.TensorSpec([None, config.latent_dim], tf.float32, name="z")
+    z_spec = tf.TensorSpec([None, config.model.latent_dim], tf.float32, name="z")
     labels_spec = tf.TensorSpec([None], tf.int32, name="labels")
     seed_spec = tf.TensorSpec([], tf.int64, name="seed")
     if spec.decoder_takes_label:
@@ -232,14 +234,6 @@ def class_grid(call, spec, rows: int, seed: int) -> np.ndarray:
   return call("sample_class", labels=labels, seed=seed)["images"].numpy()
 
 
-def load_config(workdir: str) -> config_lib.Config:
-  path = os.path.join(workdir, CONFIG_FILE)
-  if not os.path.exists(path):
-    raise ExportError(f"{path} not found: is {workdir!r} the --workdir of a training run?")
-  with open(path) as f:
-    return config_lib.Config.from_json(f.read())
-
-
 def restore_networks(workdir: str, config: config_lib.Config, checkpoint: str = "best"):
   """Builds float32 networks (no strategy) and restores the chosen checkpoint.
 
@@ -248,7 +242,7 @@ def restore_networks(workdir: str, config: config_lib.Config, checkpoint: str = 
   Returns (networks, step, chosen): `chosen` says which checkpoint it was
   (aae_tf.checkpoints.resolve: best on validation by default).
   """
-  spec = variants.get_variant(config.variant)
+  spec = variants.get_variant(config.model.variant)
   networks = models.build_networks(config.replace(precision="float32"), spec)
   global_step = tf.Variable(0, dtype=tf.int64)
   saved = tf.train.Checkpoint(encoder=networks.encoder, decoder=networks.decoder,
@@ -277,15 +271,15 @@ def describe(config: config_lib.Config, step: int, chosen: Optional[dict] = None
   `training_step` is the step of the exported weights; `checkpoint` says how that
   checkpoint was chosen ({choice: best|latest|step, step[, metric, value]}).
   """
-  spec = variants.get_variant(config.variant)
-  return {"preset": config.preset, "variant": config.variant, "dataset": config.dataset,
-          "latent_dim": config.latent_dim, "prior": priors.make_prior(config).describe(),
-          "num_categories": config.num_categories, "decoder_input": spec.decoder_input,
+  spec = variants.get_variant(config.model.variant)
+  return {"preset": config.runtime.preset, "variant": config.model.variant, "dataset": config.data.dataset,
+          "latent_dim": config.model.latent_dim, "prior": priors.make_prior(config).describe(),
+          "num_categories": config.model.num_categories, "decoder_input": spec.decoder_input,
           "label_aware": spec.label_aware, "has_categories": spec.has_categories,
-          "posterior": config.posterior, "training_step": step,
+          "posterior": config.model.posterior, "training_step": step,
           # What `encode` takes and `decode` / `sample` return: one example's shape, values.
-          "data_shape": list(config.data_shape), "value_range": [0.0, 1.0],
-          "data_source": config.data_source, "architecture": config.architecture,
+          "data_shape": list(config.data.data_shape), "value_range": [0.0, 1.0],
+          "data_source": config.runtime.data_source, "architecture": config.model.architecture,
           "checkpoint": chosen or {"choice": "in_memory", "step": step},
           "config": json.loads(config.to_json())}
 
@@ -320,8 +314,8 @@ def _save_verified(module: tf.Module, target: str, probes) -> str:
 def _decoder_probes(spec, config):
   """Inputs on which a reloaded decoder must agree with the in-memory one."""
   rng_np = np.random.default_rng(0)
-  labels = np.arange(4, dtype=np.int32) % config.num_categories
-  decode = {"z": rng_np.normal(size=(4, config.latent_dim)).astype(np.float32)}
+  labels = np.arange(4, dtype=np.int32) % config.model.num_categories
+  decode = {"z": rng_np.normal(size=(4, config.model.latent_dim)).astype(np.float32)}
   if spec.decoder_takes_label:
     decode["labels"] = labels
   probes = {"decode": decode, "sample": {"num_samples": np.int32(3), "seed": np.int64(7)}}
@@ -331,9 +325,9 @@ def _decoder_probes(spec, config):
 
 
 def _encoder_probes(spec, config):
-  images = np.random.default_rng(1).uniform(size=(4, *config.data_shape)).astype(np.float32)
+  images = np.random.default_rng(1).uniform(size=(4, *config.data.data_shape)).astype(np.float32)
   probes = {"encode": {"images": images}}
-  if config.posterior != "deterministic":
+  if config.model.posterior != "deterministic":
     probes["encode_sample"] = {"images": images, "seed": np.int64(7)}
   if spec.has_categories:
     probes["classify"] = {"images": images}
@@ -363,7 +357,7 @@ def export_models(networks, config: config_lib.Config, step: int, export_dir: st
     asset = os.path.join(asset_dir, CONFIG_ASSET)
     with open(asset, "w") as f:
       json.dump(describe(config, step, chosen), f, indent=2, sort_keys=True)
-    spec = variants.get_variant(config.variant)
+    spec = variants.get_variant(config.model.variant)
     modules = {
         "decoder": (DecoderModule(networks.decoder, spec, config, asset), _decoder_probes(spec, config)),
         "encoder": (EncoderModule(networks.encoder, networks.decoder, spec, asset),

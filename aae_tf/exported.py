@@ -11,6 +11,7 @@ from typing import Dict, Optional
 import numpy as np
 import tensorflow as tf
 
+from aae_tf import config as config_lib
 from aae_tf import data
 from aae_tf import export
 from aae_tf import variants
@@ -40,8 +41,14 @@ class Exported:
   def num_categories(self) -> int:
     # Exports written before num_categories was a top-level key carry it in "config";
     # older ones still had only the 10 digit classes.
-    return int(self.info.get("num_categories",
-                             self.info.get("config", {}).get("num_categories", 10)))
+    return int(self.info.get("num_categories", self.config_value("num_categories", 10)))
+
+  def config_value(self, name: str, default=None):
+    """A field of the training config in the asset: grouped, or flat in older exports."""
+    config = self.info.get("config", {})
+    group = config.get(config_lib.group_of(name), {})
+    return group.get(name, default) if isinstance(group, dict) and name in group else (
+        config.get(name, default))
 
   @property
   def data_shape(self) -> tuple:

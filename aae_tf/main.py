@@ -1,11 +1,15 @@
-"""Command-line entry points (absl). Kept thin: flags -> Config -> library call.
+"""Every command line of the package (absl), kept thin: flags -> Config -> library call.
 
-Every field of `aae_tf.config.Config` is a flag of the same name whose default is
-"take it from the preset", so `--preset=seed2_mnist --latent_dim=4` works, a
-`--flagfile` can hold any of them, and `--helpfull` documents them all.
+  aae-train     (python -m aae_tf.train)     train_main
+  aae-export    (python export/export_model.py)  export_main
+  aae-evaluate  (python -m aae_tf.evaluate)  evaluate_main
+
+Every field of `aae_tf.config.Config` is a training flag of the same name whose default
+is "take it from the preset", so `--preset=seed2_mnist --latent_dim=4` works, a
+`--flagfile` can hold any of them, and `--helpfull` documents them all. The groups of the
+config are not visible here: the field names are unique, so the flags stay flat.
 """
 
-import dataclasses
 import os
 import sys
 import textwrap
@@ -17,6 +21,7 @@ from absl import logging
 
 from aae_tf import config as config_lib
 from aae_tf import configs
+from aae_tf import errors
 
 FLAGS = flags.FLAGS
 
@@ -36,40 +41,39 @@ flags.DEFINE_string("checkpoint", "best", "Export: which checkpoint of --workdir
 _SKIP = {"preset"}  # defined above with a real default
 
 
-def _define_config_flags() -> None:
-  for field in dataclasses.fields(config_lib.Config):
-    if field.name in _SKIP or config_lib.is_derived(field):
-      continue
+def _config_flag_fields():
+  """The config fields that are flags: all but the preset and the derived ones."""
+  return [field for _, field in config_lib.fields()
+          if field.name not in _SKIP and not config_lib.is_derived(field)]
+
+
+def _define_config_flags(flag_values: flags.FlagValues) -> None:
+  for field in _config_flag_fields():
     help_text = (f"{field.metadata['help']} Unset: the preset's value "
                  f"(base config: {field.default!r}).")
     kind = typing.get_origin(field.type) or field.type
     args = typing.get_args(field.type)
-    if kind is bool:
-      flags.DEFINE_bool(field.name, None, help_text)
-    elif kind is int:
-      flags.DEFINE_integer(field.name, None, help_text)
-    elif kind is float:
-      flags.DEFINE_float(field.name, None, help_text)
-    elif kind is tuple:
-      flags.DEFINE_list(field.name, None, help_text + " Comma-separated.")
-    elif kind is str or (kind is typing.Union and str in args):
-      flags.DEFINE_string(field.name, None, help_text)
-    else:
+    define = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFINE_float,
+              tuple: flags.DEFINE_list}.get(kind)
+    if kind is str or (kind is typing.Union and str in args):
+      define = flags.DEFINE_string
+    if define is None:
       raise TypeError(f"no flag type for config field {field.name}: {field.type}")
+    define(field.name, None, help_text + (" Comma-separated." if kind is tuple else ""),
+           flag_values=flag_values)
 
 
-_define_config_flags()
+_define_config_flags(FLAGS)
 
 
-def config_from_flags() -> config_lib.Config:
+def _config_from(flag_values: flags.FlagValues) -> config_lib.Config:
   """The preset, with every flag the user set applied on top."""
-  config = configs.get(FLAGS.preset)
+  config = configs.get(flag_values.preset)
   changes = {}
-  for field in dataclasses.fields(config_lib.Config):
-    if (field.name in _SKIP or config_lib.is_derived(field)
-        or FLAGS[field.name].value is None):
+  for field in _config_flag_fields():
+    value = flag_values[field.name].value
+    if value is None:
       continue
-    value = FLAGS[field.name].value
     if typing.get_origin(field.type) is tuple:
       item_type = typing.get_args(field.type)[0]
       try:
@@ -80,6 +84,29 @@ def config_from_flags() -> config_lib.Config:
             f"{item_type.__name__} values") from None
     changes[field.name] = value
   return config.replace(**changes)
+
+
+def config_from_flags() -> config_lib.Config:
+  """The preset, with every flag the user set applied on top."""
+  return _config_from(FLAGS)
+
+
+def config_from_argv(argv) -> config_lib.Config:
+  """The validated config that `aae-train ARGV` would train (ARGV: flags only, no
+  program name), parsed apart from this process's flags: for tools that name runs by
+  their flags. ConfigError for a bad flag."""
+  from aae_tf import validate  # deferred: imports TensorFlow
+  flag_values = flags.FlagValues()
+  flags.DEFINE_string("preset", FLAGS["preset"].default, FLAGS["preset"].help,
+                      flag_values=flag_values)
+  _define_config_flags(flag_values)
+  try:
+    flag_values(["aae-train", *argv])
+  except flags.Error as e:
+    raise config_lib.ConfigError(str(e).splitlines()[0]) from None
+  config = _config_from(flag_values)
+  validate.validate(config)
+  return config
 
 
 def tf_errors():
@@ -103,12 +130,10 @@ def user_errors() -> tuple:
   """What `aae-train` answers with one line (`error: ...`, exit 2) instead of a traceback:
   bad flags or data, unusable checkpoints or exports, a diverged or unsaveable run."""
   from aae_tf import checkpoints
-  from aae_tf import data
-  from aae_tf import export
-  from aae_tf import train
-  return (config_lib.ConfigError, data.DataError, export.ExportError,
-          train.TrainingDivergedError, train.CheckpointMismatchError,
-          train.CheckpointSaveError, checkpoints.CheckpointUnreadableError)
+  from aae_tf import controller
+  return (errors.ConfigError, errors.DataError, errors.ExportError,
+          controller.TrainingDivergedError, checkpoints.CheckpointMismatchError,
+          checkpoints.CheckpointSaveError, checkpoints.CheckpointUnreadableError)
 
 
 def train_main(argv) -> None:
@@ -118,23 +143,25 @@ def train_main(argv) -> None:
     width = max(map(len, configs.names()))
     print("\n".join(f"{name:<{width}}  {configs.describe(name)}" for name in configs.names()))
     return
+  from aae_tf import validate  # deferred: --list_presets and --help stay instant
   if FLAGS.print_config:
     try:
       config = config_from_flags()
-      config_lib.validate(config)
+      validate.validate(config)
     except config_lib.ConfigError as e:
       _fail(e)
     print(config.to_json())
     return
+  from aae_tf import controller
   from aae_tf import train
   try:
     config = config_from_flags()
-    config_lib.validate(config)
+    validate.validate(config)
     if not FLAGS.workdir:
       raise config_lib.ConfigError("--workdir is required: where checkpoints, summaries "
                                    "and figures go (rerun with the same one to resume)")
     train.run(config, FLAGS.workdir)
-  except train.TrainingInterrupted as e:
+  except controller.TrainingInterrupted as e:
     print(f"stopped: {e}", file=sys.stderr)
     # The checkpoint is on disk. Leave now: interpreter shutdown was seen to hang on
     # TensorFlow's background threads after a long run (a futex wait, past any
@@ -167,6 +194,72 @@ def export_main(argv) -> None:
     print(f"{name}: {path}")
 
 
+def _define_evaluate_flags() -> None:
+  """Replaces the training flags with the evaluation's own: a training flag given to
+  `aae-evaluate` is refused as unknown, not silently ignored."""
+  from aae_tf import evaluate, metrics  # deferred: TensorFlow
+  for name in ["preset", *_OTHER_FLAGS, *(f.name for f in _config_flag_fields())]:
+    if name in FLAGS:
+      delattr(FLAGS, name)
+  definitions = [
+      ("string", "export_dir", None, "Directory with encoder/<version>/ and decoder/<version>/."),
+      ("integer", "version", None, "Version to evaluate (default: the newest)."),
+      ("string", "workdir", None, "A training run: its --checkpoint is exported to a "
+       "temporary directory and evaluated (unless --export_dir is given), and its "
+       "metrics.jsonl is plotted."),
+      ("string", "checkpoint", "best", "With --workdir alone, which checkpoint: best (on "
+       "the validation metric; latest if none was kept) | latest | a step."),
+      ("string", "data_dir", None, "Data directory (default: the training config's)."),
+      ("string", "dataset", None, "Data to evaluate on, as aae-train's --dataset "
+       "(default: the model's)."),
+      ("string", "output", None, "Results JSON to write; a markdown table goes beside it."),
+      ("string", "figures_dir", None, "Where figures go (default: figures/ beside --output)."),
+      ("integer", "num_parzen_samples", evaluate.DEFAULT_NUM_PARZEN_SAMPLES,
+       "Decoder samples for the Parzen window (the paper: 10,000)."),
+      ("integer", "parzen_seed", evaluate.PARZEN_SEED, "Seed of the Parzen samples."),
+      ("integer", "validation_size", None, "Validation examples carved from the training "
+       "set (default: the training config's, or -1 = a sixth of it if it had none)."),
+      ("list", "sigmas", None, "Parzen sigma grid (default: logspace(-1, 0, 10))."),
+      ("integer", "parzen_batch_size", metrics.DEFAULT_BATCH_SIZE, "Rows per Parzen matmul."),
+      ("integer", "classifier_epochs", 2, "Epochs of the independent digit classifier "
+       "behind style_accuracy_pct (0: skip it)."),
+  ]
+  for kind, name, default, help_text in definitions:
+    getattr(flags, f"DEFINE_{kind}")(name, default, help_text)
+
+
+def evaluate_main(argv) -> None:
+  from aae_tf import data, evaluate, export, report  # deferred: TensorFlow
+  flags_ = FLAGS
+  if len(argv) > 1:
+    _fail(ValueError(f"unexpected arguments {argv[1:]}; all options are --flags"))
+  try:
+    try:
+      sigmas = [float(s) for s in flags_.sigmas] if flags_.sigmas else None
+    except ValueError:
+      raise evaluate.EvaluationError(
+          f"--sigmas={','.join(flags_.sigmas)}: expected comma-separated positive "
+          "numbers") from None
+    results = evaluate.run(
+        flags_.output, export_dir=flags_.export_dir, workdir=flags_.workdir,
+        version=flags_.version, data_dir=flags_.data_dir, dataset=flags_.dataset,
+        validation_size=flags_.validation_size, figures_dir=flags_.figures_dir,
+        checkpoint=flags_.checkpoint, num_parzen_samples=flags_.num_parzen_samples,
+        seed=flags_.parzen_seed, sigmas=sigmas, parzen_batch_size=flags_.parzen_batch_size,
+        classifier_epochs=flags_.classifier_epochs,
+        log=lambda message: print(message, file=sys.stderr))
+  except (evaluate.EvaluationError, data.DataError, export.ExportError, ValueError, OSError) as e:
+    _fail(e)
+  print(report.markdown_table(results), end="")
+  print(f"wrote {results['outputs']['json']} and {results['outputs']['markdown']}")
+
+
+def console_evaluate() -> None:
+  """`aae-evaluate` / `python -m aae_tf.evaluate`."""
+  _define_evaluate_flags()
+  app.run(evaluate_main)
+
+
 #: What `aae-train --help` shows: the flags a first run needs.
 KEY_FLAGS = ("preset", "workdir", "dataset", "data_dir", "epochs", "batch_size",
              "export_dir", "precision", "strategy")
@@ -189,7 +282,7 @@ def help_text(argv, full: bool) -> str:
   """--help (the key flags) or --helpfull (every flag), with the chosen preset's values."""
   preset = _preset_in(argv)
   config = configs.get(preset)     # ConfigError for an unknown preset
-  fields = {f.name: f for f in dataclasses.fields(config_lib.Config)}
+  fields = {f.name: f for _, f in config_lib.fields()}
   names = (list(KEY_FLAGS) if not full else
            ["preset", *_OTHER_FLAGS] + [n for n in fields if n != "preset"
                                         and not config_lib.is_derived(fields[n])])
@@ -200,7 +293,7 @@ def help_text(argv, full: bool) -> str:
            "(--list_presets: the presets).", ""]
   for name in names:
     if name in fields and name != "preset":
-      value = getattr(config, name)
+      value = config.value(name)
       value = ",".join(map(str, value)) if isinstance(value, tuple) else value
       text = fields[name].metadata["help"]
     else:

@@ -282,6 +282,50 @@ def majority_accuracy(assignments, labels, num_clusters: Optional[int] = None,
   return float(counts.max(axis=1).sum() / counts.sum())
 
 
+def cluster_head_agreement(head_digits, assignments, labels, num_clusters: int,
+                           num_classes: int) -> dict:
+  """How many cluster heads show their members' digit.
+
+  `head_digits[k]` is what an independent classifier reads in cluster k's head (its
+  prototype: the decoder at category k with z = 0); a cluster's members are the examples
+  `assignments` puts in it, and their majority label is the digit the head should show.
+  Only used clusters (at least one member) count. Returns {agreement_pct (of the used
+  clusters), used, agreeing, distinct_head_digits}.
+  """
+  head_digits = _labels("head_digits", head_digits, num_clusters)
+  counts = confusion_matrix(assignments, labels, num_clusters, num_classes)
+  used = np.flatnonzero(counts.sum(axis=1) > 0)
+  if not len(used):
+    raise ValueError("no examples")
+  majority = counts.argmax(axis=1)
+  agreeing = int(np.sum(head_digits[used] == majority[used]))
+  return {"agreement_pct": 100.0 * agreeing / len(used), "used": int(len(used)),
+          "agreeing": agreeing, "distinct_head_digits": int(len(np.unique(head_digits[used])))}
+
+
+def frechet_distance(features_a, features_b) -> float:
+  """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)) between two sets of feature
+  rows, each summarised by its mean and covariance (as FID does with Inception features).
+
+  The matrix square root's trace is taken through symmetric eigendecompositions
+  (S_a^(1/2) S_b S_a^(1/2) is symmetric positive semi-definite), which stays real and
+  stable where a general `sqrtm` returns complex round-off.
+  """
+  a = _as_matrix("features_a", features_a, np.float64)
+  b = _as_matrix("features_b", features_b, np.float64)
+  if a.shape[1] != b.shape[1] or len(a) < 2 or len(b) < 2:
+    raise ValueError(f"need two sets of >= 2 rows of equal width, got {a.shape}, {b.shape}")
+  mean_a, mean_b = a.mean(axis=0), b.mean(axis=0)
+  cov_a = np.atleast_2d(np.cov(a, rowvar=False))
+  cov_b = np.atleast_2d(np.cov(b, rowvar=False))
+  values, vectors = np.linalg.eigh(cov_a)
+  root_a = (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+  middle = np.linalg.eigvalsh(root_a @ cov_b @ root_a)
+  trace_root = np.sum(np.sqrt(np.clip(middle, 0, None)))
+  return float(np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a) + np.trace(cov_b)
+               - 2.0 * trace_root)
+
+
 # -------------------------------------------------------------------- reconstruction
 
 

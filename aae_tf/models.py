@@ -109,31 +109,24 @@ class BatchNorm(tf.Module):
 
 
 class MLP(tf.Module):
-  """ReLU hidden layers with optional stateless dropout and batch normalisation (before
-  each ReLU); linear output (float32)."""
+  """ReLU hidden layers with optional stateless dropout; linear output (float32)."""
 
   def __init__(self, in_dim, hidden, out_dim, *, init, seed, dropout=0.0,
-               compute_dtype=tf.float32, batch_norm=False, name=None):
+               compute_dtype=tf.float32, name=None):
     super().__init__(name=name)
     sizes = [in_dim, *hidden, out_dim]
     self.layers = [
         Dense(sizes[i], sizes[i + 1], init, (seed, i), compute_dtype, name=f"dense_{i}")
         for i in range(len(sizes) - 1)
     ]
-    self.norms = ([BatchNorm(size, name=f"batch_norm_{i}") for i, size in enumerate(hidden)]
-                  if batch_norm else [])
     self.dropout = dropout
     self.in_dim, self.out_dim = in_dim, out_dim
 
   def __call__(self, x, dropout_seed: Optional[tf.Tensor] = None):
-    """Applies the network. A call with a `dropout_seed` is a training call: dropout is
-    on and batch normalisation uses the batch's statistics."""
+    """Applies the network. A call with a `dropout_seed` is a training call: dropout is on."""
     training = dropout_seed is not None
     for i, layer in enumerate(self.layers[:-1]):
-      x = layer(x)
-      if self.norms:
-        x = self.norms[i](x, training)
-      x = tf.nn.relu(x)
+      x = tf.nn.relu(layer(x))
       if training and self.dropout > 0:
         x = rng.dropout(x, self.dropout, rng.fold_in(dropout_seed, i))
     return tf.cast(self.layers[-1](x), tf.float32)
@@ -152,7 +145,7 @@ class Encoder(tf.Module):
 
   def __init__(self, hidden, head_dims: Dict[str, int], *, init, seed, dropout,
                compute_dtype, posterior="deterministic", noise_dim=0, data_shape=(28, 28, 1),
-               conv_channels=(), batch_norm=False, head_batch_norm=(), name="encoder"):
+               conv_channels=(), head_batch_norm=(), name="encoder"):
     super().__init__(name=name)
     if posterior not in POSTERIORS:
       raise ValueError(f"unknown posterior {posterior!r}; use one of {', '.join(POSTERIORS)}")
@@ -166,10 +159,7 @@ class Encoder(tf.Module):
                  if conv_channels else None)
     features = self.body.out_dim if self.body else self.data_size
     self.trunk = MLP(features + self.noise_dim, hidden[:-1], hidden[-1], init=init,
-                     seed=seed, dropout=dropout, compute_dtype=compute_dtype,
-                     batch_norm=batch_norm, name="trunk")
-    # The trunk's output is the last hidden layer: normalised before its ReLU here.
-    self.trunk_norm = BatchNorm(hidden[-1], name="trunk_batch_norm") if batch_norm else None
+                     seed=seed, dropout=dropout, compute_dtype=compute_dtype, name="trunk")
     head_dims = dict(head_dims)
     if posterior == "gaussian":
       head_dims[_LOG_VAR_HEAD] = head_dims["z"]
@@ -189,10 +179,7 @@ class Encoder(tf.Module):
       eta = (tf.zeros(shape) if posterior_seed is None
              else rng.normal(shape, rng.fold_in(posterior_seed, 1)))
       x = tf.concat([x, eta], axis=1)
-    h = self.trunk(x, dropout_seed)
-    if self.trunk_norm:
-      h = self.trunk_norm(h, training=dropout_seed is not None)
-    h = tf.nn.relu(h)
+    h = tf.nn.relu(self.trunk(x, dropout_seed))
     if dropout_seed is not None and self.dropout > 0:
       h = rng.dropout(h, self.dropout, rng.fold_in(dropout_seed, 99))
     codes = {head: tf.cast(layer(h), tf.float32) for head, layer in self.heads.items()}
@@ -269,23 +256,22 @@ class Networks:
 
 def build_networks(config, spec) -> Networks:
   """Builds encoder, decoder and one discriminator per adversary of `spec`."""
-  compute_dtype = precision.compute_dtype(config.precision)
-  common = dict(init=config.weight_init, compute_dtype=compute_dtype)
-  data = dict(data_shape=tuple(config.data_shape),
-              conv_channels=tuple(config.conv_channels) if config.architecture == "conv"
+  compute_dtype = precision.compute_dtype(config.runtime.precision)
+  common = dict(init=config.model.weight_init, compute_dtype=compute_dtype)
+  data = dict(data_shape=tuple(config.data.data_shape),
+              conv_channels=tuple(config.model.conv_channels) if config.model.architecture == "conv"
               else ())
-  encoder = Encoder(config.encoder_hidden, spec.head_dims(config), seed=config.seed,
-                    dropout=config.encoder_dropout, posterior=config.posterior,
-                    batch_norm=config.encoder_batch_norm,
-                    head_batch_norm=tuple(config.head_batch_norm),
-                    noise_dim=config.posterior_noise_dim, **common, **data)
-  decoder = Decoder(spec, config.latent_dim, config.num_categories,
-                    config.decoder_hidden, seed=config.seed + 1,
-                    dropout=config.decoder_dropout, **common, **data)
+  encoder = Encoder(config.model.encoder_hidden, spec.head_dims(config), seed=config.training.seed,
+                    dropout=config.model.encoder_dropout, posterior=config.model.posterior,
+                    head_batch_norm=tuple(config.model.head_batch_norm),
+                    noise_dim=config.model.posterior_noise_dim, **common, **data)
+  decoder = Decoder(spec, config.model.latent_dim, config.model.num_categories,
+                    config.model.decoder_hidden, seed=config.training.seed + 1,
+                    dropout=config.model.decoder_dropout, **common, **data)
   discriminators = {
       adversary.name: MLP(spec.adversary_input_dim(adversary, config),
-                          config.discriminator_hidden, 1,
-                          seed=config.seed + 2 + i, dropout=config.discriminator_dropout,
+                          config.model.discriminator_hidden, 1,
+                          seed=config.training.seed + 2 + i, dropout=config.model.discriminator_dropout,
                           name=f"discriminator_{adversary.name}", **common)
       for i, adversary in enumerate(spec.adversaries)
   }

@@ -135,16 +135,16 @@ PRIORS = ("gaussian", "gaussian_mixture", "swiss_roll")
 
 
 def make_prior(config) -> Prior:
-  """Builds the prior named by `config.prior` for a `config.latent_dim` code."""
-  if config.prior == "gaussian":
-    return Gaussian(dim=config.latent_dim, std=config.prior_std)
-  if config.prior in ("gaussian_mixture", "swiss_roll") and config.latent_dim != 2:
-    raise ValueError(f"--prior={config.prior} is 2-D: set --latent_dim=2 "
-                     f"(got {config.latent_dim})")
-  if config.prior == "gaussian_mixture":
-    return GaussianMixture2D(num_components=config.prior_components,
-                             shift=config.mixture_shift, x_std=config.mixture_x_std,
-                             y_std=config.mixture_y_std)
-  if config.prior == "swiss_roll":
-    return SwissRoll(num_components=config.prior_components)
-  raise ValueError(f"unknown prior {config.prior!r}; choose one of {', '.join(PRIORS)}")
+  """Builds the prior named by `config.model.prior` for a `config.model.latent_dim` code."""
+  if config.model.prior == "gaussian":
+    return Gaussian(dim=config.model.latent_dim, std=config.model.prior_std)
+  if config.model.prior in ("gaussian_mixture", "swiss_roll") and config.model.latent_dim != 2:
+    raise ValueError(f"--prior={config.model.prior} is 2-D: set --latent_dim=2 "
+                     f"(got {config.model.latent_dim})")
+  if config.model.prior == "gaussian_mixture":
+    return GaussianMixture2D(num_components=config.model.prior_components,
+                             shift=config.model.mixture_shift, x_std=config.model.mixture_x_std,
+                             y_std=config.model.mixture_y_std)
+  if config.model.prior == "swiss_roll":
+    return SwissRoll(num_components=config.model.prior_components)
+  raise ValueError(f"unknown prior {config.model.prior!r}; choose one of {', '.join(PRIORS)}")

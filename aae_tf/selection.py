@@ -86,10 +86,10 @@ class Validator:
 
   def __init__(self, encoder_module, decoder_module, spec, config, splits, num_classes,
                log: Callable[[str], None] = print):
-    self.metric = metric_for(spec, config.num_categories, num_classes)
+    self.metric = metric_for(spec, config.model.num_categories, num_classes)
     self.encoder, self.decoder = encoder_module, decoder_module
     self.images, self.labels = splits.validation.images, splits.validation.labels
-    self.num_categories = config.num_categories
+    self.num_categories = config.model.num_categories
     self._judge = None
     if self.metric.name == "validation_style_accuracy_pct":
       # Trained once, on the training split: the judge of every validation of the run.

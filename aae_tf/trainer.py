@@ -36,21 +36,20 @@ _PRIOR_SAMPLES = 10
 
 def make_optimizer(config, learning_rate: float, steps_per_epoch: int,
                    momentum: float = None, kind: str = None):
-  """One fused optimizer (aae_tf.optimizers) with the config's schedule and clipping."""
-  momentum = config.momentum if momentum is None else momentum
-  kind = kind or config.optimizer
+  """One fused optimizer (aae_tf.optimizers) with the config's schedule."""
+  momentum = config.training.momentum if momentum is None else momentum
+  kind = kind or config.training.optimizer
   schedule = float(learning_rate)
-  if config.lr_decay_epochs:
-    boundaries = [int(round(e * steps_per_epoch)) for e in config.lr_decay_epochs]
-    values = [learning_rate * config.lr_decay_factor ** i for i in range(len(boundaries) + 1)]
+  if config.training.lr_decay_epochs:
+    boundaries = [int(round(e * steps_per_epoch)) for e in config.training.lr_decay_epochs]
+    values = [learning_rate * config.training.lr_decay_factor ** i for i in range(len(boundaries) + 1)]
     schedule = optimizers.piecewise_constant(boundaries, values)
-  clip = config.gradient_clip_norm or None
   if kind == "adam":
-    return optimizers.Adam(schedule, beta_1=momentum, global_clipnorm=clip)
+    return optimizers.Adam(schedule, beta_1=momentum)
   if kind == "sgd":
-    return optimizers.SGD(schedule, momentum=momentum, global_clipnorm=clip)
+    return optimizers.SGD(schedule, momentum=momentum)
   if kind == "rmsprop":
-    return optimizers.RMSprop(schedule, global_clipnorm=clip)
+    return optimizers.RMSprop(schedule)
   raise ValueError(f"unknown optimizer {kind!r}; use adam, sgd or rmsprop")
 
 
@@ -63,10 +62,10 @@ class Trainer(tf.Module):
     self.strategy = strategy
     self.spec = variants.spec_for(config)
     self.prior = priors.make_prior(config)
-    self.category_prior = priors.Categorical(num_components=config.num_categories)
-    loss_fn = losses.RECONSTRUCTION_LOSSES[config.reconstruction_loss]
+    self.category_prior = priors.Categorical(num_components=config.model.num_categories)
+    loss_fn = losses.RECONSTRUCTION_LOSSES[config.training.reconstruction_loss]
     self._reconstruction_loss = lambda images, logits: loss_fn(
-        images, logits, config.reconstruction_scale)
+        images, logits, config.training.reconstruction_scale)
     with strategy.scope():
       self.networks = models.build_networks(config, self.spec)
       # Counts batches, not updates: every batch makes several.
@@ -81,26 +80,27 @@ class Trainer(tf.Module):
         optimizer.build(self.phase_variables[phase])
     self._update_fns = {phase: self._make_update_fn(phase) for phase in self.optimizers}
     self._step_fn = (tf.function(self._replica_step, jit_compile=True)
-                     if config.jit else self._replica_step)
+                     if config.runtime.jit else self._replica_step)
 
   # --- structure ----------------------------------------------------------------------
 
   def _make_optimizer(self, phase: str, steps_per_epoch: int):
     config = self.config
-    lr = {"reconstruction": config.reconstruction_lr, "generator": config.generator_lr,
-          "supervised": config.supervised_lr}.get(phase, config.discriminator_lr)
+    lr = {"reconstruction": config.training.reconstruction_lr, "generator": config.training.generator_lr,
+          "supervised": config.training.supervised_lr}.get(phase, config.training.discriminator_lr)
     adversarial = phase == "generator" or phase.startswith("discriminator_")
-    momentum = (config.adversarial_momentum
-                if adversarial and config.adversarial_momentum >= 0 else config.momentum)
-    kind = (config.adversarial_optimizer or config.optimizer) if adversarial else None
+    momentum = (config.training.adversarial_momentum
+                if adversarial and config.training.adversarial_momentum >= 0 else config.training.momentum)
+    kind = (config.training.adversarial_optimizer or config.training.optimizer) if adversarial else None
     return make_optimizer(config, lr, steps_per_epoch, momentum, kind)
 
   def _phase_variables(self) -> Dict[str, List[tf.Variable]]:
     """Phase name -> the only variables that phase may change."""
     net = self.networks
     encoder = list(net.encoder.trainable_variables)
-    if self.config.detach_category_from_reconstruction and "y" in net.encoder.heads:
-      # No reconstruction gradient reaches the category head.
+    if self.config.training.category_reconstruction_gradient == 0 and "y" in net.encoder.heads:
+      # No reconstruction gradient reaches the category head: its variables leave the
+      # phase (no zero updates, no optimizer slots for them).
       head = {id(v) for module in (net.encoder.heads["y"], net.encoder.head_norms.get("y"))
               if module is not None for v in module.trainable_variables}
       encoder = [v for v in encoder if id(v) not in head]
@@ -117,8 +117,6 @@ class Trainer(tf.Module):
   @property
   def metric_names(self) -> List[str]:
     names = ["reconstruction_loss"]
-    if self.config.reconstruct_labelled:
-      names.append("labelled_reconstruction_loss")
     if self.spec.cluster_head_penalty:
       names.append("cluster_head_penalty")
     for adversary in self.spec.adversaries:
@@ -145,7 +143,7 @@ class Trainer(tf.Module):
   # --- one step on one replica -------------------------------------------------------
 
   def _global_mean(self, per_example):
-    return tf.nn.compute_average_loss(per_example, global_batch_size=self.config.batch_size)
+    return tf.nn.compute_average_loss(per_example, global_batch_size=self.config.training.batch_size)
 
   def _apply(self, phase: str, tape: tf.GradientTape, loss):
     variables = self.phase_variables[phase]
@@ -157,7 +155,7 @@ class Trainer(tf.Module):
     optimizer, variables = self.optimizers[phase], self.phase_variables[phase]
     def update(gradients):
       optimizer.apply_gradients(zip(gradients, variables))
-    if self.config.jit_updates and not self.config.jit:
+    if self.config.runtime.jit_updates and not self.config.runtime.jit:
       return tf.function(update, jit_compile=True)
     return update
 
@@ -167,7 +165,7 @@ class Trainer(tf.Module):
     labels = batch["label"]  # -1 where the example counts as unlabelled
     replica = tf.distribute.get_replica_context()
     replica_id = tf.cast(replica.replica_id_in_sync_group, tf.int64)
-    step_seed = rng.fold_in(rng.make_seed(self.config.seed), self.global_step)
+    step_seed = rng.fold_in(rng.make_seed(self.config.training.seed), self.global_step)
 
     def seed_for(stream, per_replica=True):
       seed = rng.fold_in(step_seed, stream)
@@ -181,8 +179,7 @@ class Trainer(tf.Module):
                   self._corrupted(labelled_images, seed_for(_INPUT_NOISE + 100)))
     metrics = self._reconstruction_phase(
         encoder_input, images, labels, seed_for(_RECONSTRUCTION_DROPOUT),
-        self._posterior_seed(seed_for(_POSTERIOR)), seed_for(_STYLE_DROPOUT),
-        labelled if self.config.reconstruct_labelled else None)
+        self._posterior_seed(seed_for(_POSTERIOR)), seed_for(_STYLE_DROPOUT))
     metrics.update(self._regularisation_phase(encoder_input, labels, replica, replica_id,
                                               seed_for))
     if labelled is not None:
@@ -197,8 +194,8 @@ class Trainer(tf.Module):
 
   def _corrupted(self, images, seed):
     """The encoder's training input: Gaussian noise, then dropout, as configured."""
-    x = self._noisy(images, self.config.input_noise_std, seed)
-    rate = self.config.input_dropout
+    x = self._noisy(images, self.config.training.input_noise_std, seed)
+    rate = self.config.training.input_dropout
     return rng.dropout(x, rate, rng.fold_in(seed, 1)) if rate > 0 else x
 
   @staticmethod
@@ -208,47 +205,25 @@ class Trainer(tf.Module):
   def _category(self, codes, labels):
     """The [N, K] category the decoder reads: a one-hot label or q(y|x); None if none."""
     if self.spec.decoder_reads_true_label:
-      return tf.one_hot(labels, self.config.num_categories)
+      return tf.one_hot(labels, self.config.model.num_categories)
     if self.spec.decoder_reads_y:
-      categories = self._categories(codes["y"])
-      if self.config.detach_category_from_reconstruction:
-        return tf.stop_gradient(categories)
-      share = self.config.category_reconstruction_gradient
+      categories = tf.nn.softmax(codes["y"])
+      share = self.config.training.category_reconstruction_gradient
       if share < 1.0:
         # Forward value unchanged; the backward pass carries `share` of the gradient.
         return share * categories + (1.0 - share) * tf.stop_gradient(categories)
       return categories
     return None
 
-  def _categories(self, logits):
-    """q(y|x); with `hard_categories` its one-hot argmax carrying the softmax's gradient."""
-    probs = tf.nn.softmax(logits)
-    if not self.config.hard_categories:
-      return probs
-    hard = tf.one_hot(tf.argmax(probs, axis=1), self.config.num_categories, dtype=probs.dtype)
-    return probs + tf.stop_gradient(hard - probs)
-
   def _reconstruction_phase(self, encoder_input, images, labels, dropout_seed,
-                            posterior_seed, style_seed, labelled=None):
-    """Squared error (or BCE) of decoder(encoder(x)); with `labelled` = (images, labels,
-    encoder input), also of that batch decoded from its true label one-hot."""
+                            posterior_seed, style_seed):
+    """Squared error (or BCE) of decoder(encoder(x)), plus Fig. 10's cluster-head penalty."""
     metrics = {}
     with tf.GradientTape(watch_accessed_variables=False) as tape:
       tape.watch(self.phase_variables["reconstruction"])
-      loss = self._rebuilt_loss(encoder_input, images,
-                                lambda codes: self._category(codes, labels),
-                                dropout_seed, posterior_seed, style_seed)
+      loss = self._rebuilt_loss(encoder_input, images, labels, dropout_seed, posterior_seed,
+                                style_seed)
       total = loss
-      if labelled is not None:
-        labelled_images, labelled_labels, labelled_input = labelled
-        labelled_loss = self._rebuilt_loss(
-            labelled_input, labelled_images,
-            lambda _: tf.one_hot(labelled_labels, self.config.num_categories),
-            rng.fold_in(dropout_seed, 2),
-            None if posterior_seed is None else rng.fold_in(posterior_seed, 3),
-            rng.fold_in(style_seed, 1))
-        total += labelled_loss
-        metrics["labelled_reconstruction_loss"] = labelled_loss
       if self.spec.cluster_head_penalty:
         penalty = self._cluster_head_penalty()
         # A per-batch term, not per-example: each replica adds its 1/N share.
@@ -258,12 +233,12 @@ class Trainer(tf.Module):
     metrics["reconstruction_loss"] = loss
     return metrics
 
-  def _rebuilt_loss(self, encoder_input, images, category_of, dropout_seed, posterior_seed,
+  def _rebuilt_loss(self, encoder_input, images, labels, dropout_seed, posterior_seed,
                     style_seed):
-    """The batch's mean reconstruction loss, the decoder reading `category_of(codes)`."""
+    """The batch's mean reconstruction loss, the decoder reading the variant's category."""
     codes = self.networks.encoder(encoder_input, dropout_seed, posterior_seed)
     logits = self.networks.decoder(self._hide_style(codes["z"], style_seed),
-                                   category_of(codes), rng.fold_in(dropout_seed, 1))
+                                   self._category(codes, labels), rng.fold_in(dropout_seed, 1))
     return self._global_mean(self._reconstruction_loss(images, logits))
 
   def _hide_style(self, z, seed):
@@ -271,7 +246,7 @@ class Trainer(tf.Module):
     centre). Those examples are rebuilt from the category alone, so the category must
     carry the content; without this a rich enough z carries it and the decoder learns
     to ignore the category (the clustering and style/content failure)."""
-    rate = self.config.style_dropout
+    rate = self.config.training.style_dropout
     if rate <= 0:
       return z
     keep = rng.uniform(tf.stack([tf.shape(z)[0], 1]), seed) >= rate
@@ -280,11 +255,11 @@ class Trainer(tf.Module):
   def _cluster_head_penalty(self):
     """sum over pairs of max(0, eta - ||W_i - W_j||): pushes cluster heads apart."""
     heads = self.networks.decoder.cluster_heads
-    first, second = np.triu_indices(self.config.num_categories, k=1)
+    first, second = np.triu_indices(self.config.model.num_categories, k=1)
     difference = tf.gather(heads, first) - tf.gather(heads, second)
     distance = tf.sqrt(tf.reduce_sum(tf.square(difference), axis=1) + 1e-12)
-    return self.config.cluster_head_weight * tf.reduce_sum(
-        tf.nn.relu(self.config.cluster_head_threshold - distance))
+    return self.config.training.cluster_head_weight * tf.reduce_sum(
+        tf.nn.relu(self.config.training.cluster_head_threshold - distance))
 
   def _regularisation_phase(self, encoder_input, labels, replica, replica_id, seed_for):
     """Each discriminator learns prior (real) from codes (fake); then the encoder fools them."""
@@ -302,7 +277,7 @@ class Trainer(tf.Module):
       for i, adversary in enumerate(self.spec.adversaries):
         real = self._prior_samples(adversary, global_labels, tf.shape(labels)[0], replica_id,
                                    seed_for(_PRIOR_SAMPLES + i, per_replica=False))
-        fake = codes["z"] if adversary.head == "z" else self._categories(codes["y"])
+        fake = codes["z"] if adversary.head == "z" else tf.nn.softmax(codes["y"])
         real, fake = self._discriminator_inputs(adversary, real, fake, labels,
                                                 seed_for(_DISCRIMINATOR_NOISE + 10 * i))
         with generator_tape.stop_recording():
@@ -322,7 +297,7 @@ class Trainer(tf.Module):
     replica count; a conditioned prior draws each row from that row's class component.
     """
     prior = self.category_prior if adversary.prior == "categorical" else self.prior
-    global_draw = prior.sample(self.config.batch_size, seed,
+    global_draw = prior.sample(self.config.training.batch_size, seed,
                                global_labels if adversary.conditioned else None)
     rows = tf.range(per_replica_batch, dtype=tf.int64) + replica_id * tf.cast(
         per_replica_batch, tf.int64)
@@ -331,12 +306,10 @@ class Trainer(tf.Module):
   def _discriminator_inputs(self, adversary, real, fake, labels, seed):
     """Adds the (K+1)-way label one-hot for conditioned adversaries, and input noise."""
     if adversary.conditioned:
-      k = self.config.num_categories
+      k = self.config.model.num_categories
       condition = tf.one_hot(tf.where(labels >= 0, labels, k), k + 1)
       real, fake = (tf.concat([x, condition], axis=1) for x in (real, fake))
-    std = self.config.discriminator_noise_std
-    if adversary.head == "z" and self.config.style_discriminator_noise_std >= 0:
-      std = self.config.style_discriminator_noise_std
+    std = self.config.training.discriminator_noise_std
     return self._noisy(real, std, seed), self._noisy(fake, std, rng.fold_in(seed, 1))
 
   def _discriminator_phase(self, adversary, real, fake, dropout_seed):

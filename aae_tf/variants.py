@@ -104,15 +104,15 @@ class VariantSpec:
     return self.decoder_takes_label or self.prior_takes_label
 
   def head_dims(self, config) -> Dict[str, int]:
-    dims = {"z": config.latent_dim, "y": config.num_categories}
+    dims = {"z": config.model.latent_dim, "y": config.model.num_categories}
     return {head: dims[head] for head in self.heads}
 
   def decoder_input_dim(self, config) -> int:
-    return config.latent_dim + (config.num_categories if self.concatenates_category else 0)
+    return config.model.latent_dim + (config.model.num_categories if self.concatenates_category else 0)
 
   def adversary_input_dim(self, adversary: Adversary, config) -> int:
-    dim = config.latent_dim if adversary.head == "z" else config.num_categories
-    return dim + (config.num_categories + 1 if adversary.conditioned else 0)
+    dim = config.model.latent_dim if adversary.head == "z" else config.model.num_categories
+    return dim + (config.model.num_categories + 1 if adversary.conditioned else 0)
 
 
 _Z = Adversary(name="z", head="z")
@@ -162,8 +162,8 @@ def spec_for(config) -> VariantSpec:
   label on that label, as the label-conditioned variant does: the discriminator then
   compares q(z|y) with the prior class by class, so z cannot carry the class.
   """
-  spec = get_variant(config.variant)
-  if getattr(config, "adversary_sees_label", False) and spec.labels == "all":
+  spec = get_variant(config.model.variant)
+  if config.model.adversary_sees_label and spec.labels == "all":
     spec = dataclasses.replace(spec, adversaries=tuple(
         dataclasses.replace(a, conditioned=True) if a.head == "z" else a
         for a in spec.adversaries))

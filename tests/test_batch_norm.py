@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from aae_tf import validate
 from aae_tf import configs
 from aae_tf import export
 from aae_tf import models
@@ -35,18 +36,18 @@ def test_bf16_compute_keeps_float32_statistics():
   assert out.dtype == tf.bfloat16 and norm.moving_mean.dtype == tf.float32
 
 
-def test_encoder_batch_norm_trains_under_two_replicas_and_exports_running_statistics(
+def test_head_batch_norm_trains_under_two_replicas_and_exports_running_statistics(
     tmp_path, monkeypatch):
   monkeypatch.setenv("AAE_TF_CACHE", str(tmp_path / "cache"))
   data_dir = helpers.write_synthetic_mnist(tmp_path / "data")
   config = configs.get("smoke").replace(
       data_dir=data_dir, validation_size=10, variant="clustering", num_categories=4,
-      encoder_batch_norm=True, head_batch_norm=("y", "z"), strategy="mirrored",
+      head_batch_norm=("y", "z"), strategy="mirrored",
       cpu_replicas=2, train_steps=4)
   workdir = str(tmp_path / "run")
   train.run(config, workdir, log=lambda _: None)
   networks, _, _ = export.restore_networks(workdir, config)
-  running = networks.encoder.trunk_norm.moving_mean.numpy()
+  running = networks.encoder.head_norms["y"].moving_mean.numpy()
   assert np.all(np.isfinite(running)) and np.abs(running).max() > 0   # it moved
   paths = export.export_from_workdir(workdir, str(tmp_path / "export"))
   loaded = tf.saved_model.load(paths["encoder"])
@@ -85,4 +86,4 @@ def test_head_batch_norm_spreads_the_category_logits_over_the_batch():
 def test_head_batch_norm_names_a_head_the_variant_lacks():
   from aae_tf import config as config_lib
   with pytest.raises(config_lib.ConfigError, match="has no head 'y'"):
-    config_lib.validate(configs.get("smoke").replace(head_batch_norm=("y",)))
+    validate.validate(configs.get("smoke").replace(head_batch_norm=("y",)))

@@ -1,6 +1,6 @@
 """The benchmark's report logic (timings themselves are never asserted)."""
 
-from aae_tf import benchmark
+from benchmarks import benchmark
 
 
 def test_markdown_reports_ratios_against_both_baselines():
@@ -10,11 +10,11 @@ def test_markdown_reports_ratios_against_both_baselines():
   table = benchmark.markdown(
       [row("keras_classic", 1000.0), row("plain_function", 1500.0), row("aae_tf_xla", 3000.0)],
       {"sample_10000_images_per_second": 50_000.0, "parzen_10k_x_10k_seconds": None},
-      machine="test machine", command="python -m aae_tf.benchmark")
+      machine="test machine", command="python benchmarks/benchmark.py")
   line = next(l for l in table.splitlines() if l.startswith("| aae_tf_xla"))
   assert "| 3.00× | 2.00× |" in line and "| 20.0 |" in line
   assert "| parzen_10k_x_10k_seconds | — |" in table
-  assert "Command: `python -m aae_tf.benchmark`" in table
+  assert "Command: `python benchmarks/benchmark.py`" in table
 
 
 def test_every_training_configuration_has_a_known_kind():

@@ -158,7 +158,7 @@ def _background(background, name):
 
 def test_smoke_run_writes_resolved_config_with_flag_overrides(smoke_run, root):
   config = config_lib.Config.from_json(smoke_run.config_text)
-  assert config.latent_dim == 3
+  assert config.model.latent_dim == 3
   assert config == configs.get("smoke").replace(
       data_dir=root.data_dir, validation_size=10, batch_size=10, latent_dim=3,
       export_dir=smoke_run.export_dir, data_source=f"IDX files in {root.data_dir}",
@@ -236,7 +236,7 @@ def test_rerun_resumes_instead_of_restarting(resumed, smoke_run):
   assert [m["step"] for m in _metrics(smoke_run.workdir)] == [3, 6, 9]
   with open(os.path.join(smoke_run.workdir, "config.json")) as f:
     config = config_lib.Config.from_json(f.read())
-  assert config.train_steps == 9 and config.latent_dim == 3
+  assert config.runtime.train_steps == 9 and config.model.latent_dim == 3
   for name in ("encoder", "decoder"):
     assert _listing(os.path.join(smoke_run.export_dir, name)) == ["6", "9"]
 
@@ -266,8 +266,8 @@ def test_export_script_and_second_export_fails(root, smoke_run, resumed):
 
 def test_flagfile_values_reach_the_config_and_later_flags_win(smoke_run):
   config = config_lib.Config.from_json(smoke_run.config_text)
-  assert (config.seed, config.encoder_hidden) == (5, (16, 8))   # from the file
-  assert config.latent_dim == 3            # the command line after --flagfile wins
+  assert (config.training.seed, config.model.encoder_hidden) == (5, (16, 8))   # from the file
+  assert config.model.latent_dim == 3            # the command line after --flagfile wins
 
 
 def test_list_presets(background):

@@ -338,7 +338,7 @@ def export_dir(tmp_path_factory):
     return given
   from aae_tf import configs, export, models, variants
   config = configs.get("smoke")
-  networks = models.build_networks(config, variants.get_variant(config.variant))
+  networks = models.build_networks(config, variants.get_variant(config.model.variant))
   directory = str(tmp_path_factory.mktemp("export"))
   export.export_models(networks, config, step=1, export_dir=directory)
   return directory

@@ -1,4 +1,4 @@
-"""scripts/cluster_diagnostics.py on a tiny clustering export: what it reports, read from
+"""experiments/tools/cluster_diagnostics.py on a tiny clustering export: what it reports, read from
 validation only, and whether the decoder uses the category at all."""
 
 import numpy as np
@@ -8,7 +8,7 @@ from aae_tf import export
 from aae_tf import train
 from tests import helpers
 
-diagnostics = helpers.load_script("scripts/cluster_diagnostics.py", "cluster_diagnostics")
+diagnostics = helpers.load_script("experiments/tools/cluster_diagnostics.py", "cluster_diagnostics")
 
 
 def _export(tmp_path, monkeypatch):

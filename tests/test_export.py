@@ -131,7 +131,7 @@ def run(tmp_path_factory):
   io_dir = root / "io"
   io_dir.mkdir()
   probe = np.random.default_rng(42)
-  z = (config.prior_std * probe.normal(size=(N, config.latent_dim))).astype(np.float32)
+  z = (config.model.prior_std * probe.normal(size=(N, config.model.latent_dim))).astype(np.float32)
   test_images, _ = helpers.synthetic_mnist_arrays(N, seed=99)
   images = (test_images[..., None] / 255.0).astype(np.float32)
   np.save(io_dir / "z.npy", z)
@@ -208,7 +208,7 @@ def fresh(run, external):
 
 
 def test_version_directory_is_the_global_step(run):
-  assert run.step == run.config.train_steps == 6
+  assert run.step == run.config.runtime.train_steps == 6
   assert any("starting a new run" in line for line in run.logs)
   for name in ("encoder", "decoder"):
     assert sorted(os.listdir(os.path.join(run.export_dir, name))) == [str(run.step)]
@@ -224,12 +224,12 @@ def test_config_asset(run, name):
     asset = json.load(f)
   assert ASSET_KEYS <= set(asset)
   assert asset["preset"] == "smoke"
-  assert asset["variant"] == run.config.variant
+  assert asset["variant"] == run.config.model.variant
   assert asset["dataset"] == "mnist"
-  assert asset["latent_dim"] == run.config.latent_dim
+  assert asset["latent_dim"] == run.config.model.latent_dim
   assert asset["training_step"] == run.step
-  assert asset["prior"] == {"name": "gaussian", "dim": run.config.latent_dim,
-                            "std": run.config.prior_std}
+  assert asset["prior"] == {"name": "gaussian", "dim": run.config.model.latent_dim,
+                            "std": run.config.model.prior_std}
 
 
 def test_reexport_same_version_raises_and_leaves_export_untouched(run):
@@ -375,7 +375,7 @@ def test_non_finite_or_out_of_range_images_are_rejected(loaded, bad):
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_non_finite_z_is_rejected(loaded, run, bad):
-  z = np.zeros((2, run.config.latent_dim), np.float32)
+  z = np.zeros((2, run.config.model.latent_dim), np.float32)
   z[0, 0] = bad
   with pytest.raises(tf.errors.InvalidArgumentError, match="z contains NaN or Inf"):
     loaded["decoder"].signatures["decode"](z=tf.constant(z))
@@ -384,7 +384,7 @@ def test_non_finite_z_is_rejected(loaded, run, bad):
 def test_wrong_latent_dim_is_rejected(loaded, run):
   decode = loaded["decoder"].signatures["decode"]
   with pytest.raises((ValueError, TypeError, tf.errors.InvalidArgumentError)):
-    decode(z=tf.zeros([2, run.config.latent_dim + 1], tf.float32))
+    decode(z=tf.zeros([2, run.config.model.latent_dim + 1], tf.float32))
 
 
 def test_only_encoder_and_decoder_are_exported(run):
@@ -414,7 +414,7 @@ def test_fresh_interpreter_cannot_import_the_project(fresh, run):
 
 
 def test_fresh_interpreter_signature_contract(fresh, run):
-  d = run.config.latent_dim
+  d = run.config.model.latent_dim
   decode = {"inputs": {"z": ["float32", [None, d]]},
             "outputs": {"images": ["float32", [None, 28, 28, 1]]}}
   encode = {"inputs": {"images": ["float32", [None, 28, 28, 1]]},
@@ -441,14 +441,14 @@ def test_fresh_interpreter_decode_matches_in_memory(fresh, run, signature):
 @pytest.mark.parametrize("signature", ["encode", "serving_default"])
 def test_fresh_interpreter_encode_matches_in_memory(fresh, run, signature):
   z = fresh.load(f"encoder_{signature}_z")
-  assert z.dtype == np.float32 and z.shape == (N, run.config.latent_dim)
+  assert z.dtype == np.float32 and z.shape == (N, run.config.model.latent_dim)
   np.testing.assert_allclose(z, expected_encode(run, run.images), atol=ATOL)
 
 
 def test_fresh_interpreter_sample_matches_in_memory(fresh, run):
   got = {key: fresh.load(f"sample_a_{key}") for key in ("images", "z")}
   assert got["images"].dtype == np.float32 and got["images"].shape == (SAMPLE_N, 28, 28, 1)
-  assert got["z"].dtype == np.float32 and got["z"].shape == (SAMPLE_N, run.config.latent_dim)
+  assert got["z"].dtype == np.float32 and got["z"].shape == (SAMPLE_N, run.config.model.latent_dim)
   want = expected_sample(run, SAMPLE_N, SAMPLE_SEED)
   np.testing.assert_allclose(got["z"], want["z"], atol=ATOL)
   np.testing.assert_allclose(got["images"], want["images"], atol=ATOL)
@@ -469,7 +469,7 @@ def test_fresh_interpreter_sample_is_seeded(fresh):
 
 def test_fresh_interpreter_sample_zero(fresh, run):
   assert fresh.load("sample_empty_images").shape == (0, 28, 28, 1)
-  assert fresh.load("sample_empty_z").shape == (0, run.config.latent_dim)
+  assert fresh.load("sample_empty_z").shape == (0, run.config.model.latent_dim)
 
 
 def test_fresh_interpreter_rejects_negative_num_samples(fresh):
@@ -503,7 +503,7 @@ def test_saved_model_cli_show(external, run, name):
   assert "MetaGraphDef with tag-set: 'serve'" in proc.stdout
   shown = parse_show(proc.stdout)
   shown.pop("__saved_model_init_op", None)  # from the config asset
-  d = run.config.latent_dim
+  d = run.config.model.latent_dim
   image = ("DT_FLOAT", "(-1, 28, 28, 1)")
   code = ("DT_FLOAT", f"(-1, {d})")
   if name == "decoder":
@@ -548,5 +548,5 @@ def test_saved_model_cli_run_decode(external, run):
 
 def test_saved_model_cli_run_encode(external, run):
   got = _cli_output(external, "encode", "z")
-  assert got.dtype == np.float32 and got.shape == (N, run.config.latent_dim)
+  assert got.dtype == np.float32 and got.shape == (N, run.config.model.latent_dim)
   np.testing.assert_allclose(got, expected_encode(run, run.images), atol=ATOL)

@@ -40,7 +40,7 @@ def test_disk_full_on_save_stops_with_one_line_keeps_checkpoints_and_resumes(
     return real_save(self, checkpoint_number=checkpoint_number, **kwargs)
 
   monkeypatch.setattr(tf.train.CheckpointManager, "save", full_disk_at_step_6)
-  with pytest.raises(train.CheckpointSaveError) as e:
+  with pytest.raises(checkpoints.CheckpointSaveError) as e:
     train.run(_config(data_dir), workdir, log=lambda _: None)
   message = str(e.value)
   assert "\n" not in message

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
+from aae_tf import validate
 from aae_tf import config as config_lib
 from aae_tf import configs
 from aae_tf import main
@@ -64,7 +65,7 @@ CHANGES = st.lists(st.sampled_from(sorted(FIELDS)), max_size=3, unique=True).fla
           suppress_health_check=[HealthCheck.function_scoped_fixture,
                                  HealthCheck.too_slow])
 @given(values=CHANGES)
-@example(values={"weight_init": "he"})                 # found missing in session 5
+@example(values={"weight_init": "he"})                 # once accepted unchecked
 @example(values={"weight_init": "normal:x"})
 @example(values={"prior": "swiss_roll", "latent_dim": 5})
 @example(values={"architecture": "conv", "conv_channels": (4,)})
@@ -74,7 +75,7 @@ def test_any_flag_values_train_or_stop_with_one_line(data_dir, values):
   config = config.replace(**values)
   with tempfile.TemporaryDirectory() as workdir:
     try:
-      config_lib.validate(config)
+      validate.validate(config)
       train.run(config, workdir, log=lambda _: None)
       event("trained")
     except main.user_errors() as e:

@@ -17,16 +17,16 @@ def test_help_lists_the_key_flags_with_the_presets_values():
   names = [line[2:].split("=", 1)[0] for line in _flag_lines(text)]
   assert names == list(main.KEY_FLAGS)
   seed2 = configs.get("seed2_mnist")
-  assert f"  --epochs={seed2.epochs}" in text
-  assert f"  --epochs={configs.get('paper_table1').epochs}" in main.help_text([], full=False)
+  assert f"  --epochs={seed2.runtime.epochs}" in text
+  assert f"  --epochs={configs.get('paper_table1').runtime.epochs}" in main.help_text([], full=False)
   assert "--helpfull" in text
 
 
 def test_helpfull_lists_every_flag_with_the_presets_values():
   text = main.help_text(["--preset", "paper_table2_100"], full=True)
   config = configs.get("paper_table2_100")
-  assert f"  --num_labels={config.num_labels}" in text
-  assert f"  --encoder_hidden={','.join(map(str, config.encoder_hidden))}" in text
+  assert f"  --num_labels={config.data.num_labels}" in text
+  assert f"  --encoder_hidden={','.join(map(str, config.model.encoder_hidden))}" in text
   assert "--data_shape" not in text          # derived from the data, not a flag
   assert "--flagfile" in text
 

@@ -1,11 +1,11 @@
-"""scripts/kmeans_baseline.py: k-means finds well-separated blobs, and the paper's rule
+"""experiments/tools/kmeans_baseline.py: k-means finds well-separated blobs, and the paper's rule
 scores them as it scores an AAE's category head."""
 
 import numpy as np
 
 from tests import helpers
 
-baseline = helpers.load_script("scripts/kmeans_baseline.py", "kmeans_baseline")
+baseline = helpers.load_script("experiments/tools/kmeans_baseline.py", "kmeans_baseline")
 
 
 def _blobs(n, seed):

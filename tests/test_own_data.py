@@ -99,7 +99,7 @@ def _train_and_export(root, name, **changes):
   logs = []
   train.run(config, workdir, log=logs.append)
   saved = export.load_config(workdir)
-  paths = {model: os.path.join(export_dir, model, str(config.train_steps))
+  paths = {model: os.path.join(export_dir, model, str(config.runtime.train_steps))
            for model in export.MODELS}
   return types.SimpleNamespace(root=root / name, workdir=workdir, export_dir=export_dir,
                                paths=paths, config=saved, logs=logs)
@@ -149,14 +149,14 @@ def test_each_source_reports_what_it_found(runs):
 @pytest.mark.parametrize("name", sorted(EXPECTED_SHAPES))
 def test_config_and_asset_record_the_data(runs, name):
   run = runs[name]
-  assert run.config.data_shape == EXPECTED_SHAPES[name]
-  assert run.config.data_source  # the source actually used
+  assert run.config.data.data_shape == EXPECTED_SHAPES[name]
+  assert run.config.runtime.data_source  # the source actually used
   loaded = tf.saved_model.load(run.paths["decoder"])
   with open(loaded.aae_config.asset_path.numpy().decode()) as f:
     asset = json.load(f)
   assert tuple(asset["data_shape"]) == EXPECTED_SHAPES[name]
   assert asset["value_range"] == [0.0, 1.0]
-  assert asset["data_source"] == run.config.data_source
+  assert asset["data_source"] == run.config.runtime.data_source
 
 
 @pytest.fixture(scope="module")
@@ -172,9 +172,9 @@ def contract(runs, tmp_path_factory):
     io = run.root / "io"
     io.mkdir()
     probe = np.random.default_rng(5)
-    z = probe.normal(size=(4, config.latent_dim)).astype(np.float32)
-    labels = np.arange(4, dtype=np.int32) % config.num_categories
-    images = probe.uniform(size=(4, *config.data_shape)).astype(np.float32)
+    z = probe.normal(size=(4, config.model.latent_dim)).astype(np.float32)
+    labels = np.arange(4, dtype=np.int32) % config.model.num_categories
+    images = probe.uniform(size=(4, *config.data.data_shape)).astype(np.float32)
     for key, value in (("z", z), ("labels", labels), ("images", images)):
       np.save(io / f"{key}.npy", value)
     spec = variants.spec_for(config)
@@ -273,7 +273,7 @@ def test_real_sklearn_digits_through_npz(tmp_path):
   np.savez(tmp_path / "digits.npz", **digits.digits_arrays())
   config, logs = _slow_run(tmp_path, f"npz:{tmp_path / 'digits.npz'}",
                            variant="semi_supervised", num_labels=100, num_categories=10)
-  assert config.data_shape == (8, 8, 1)
+  assert config.data.data_shape == (8, 8, 1)
   assert any("train 1199, validation 239, test 359, 10 classes" in m for m in logs)
 
 
@@ -286,5 +286,5 @@ def test_real_mnist_images_through_a_folder(tmp_path):
     os.makedirs(tmp_path / "png" / str(label), exist_ok=True)
     Image.fromarray(splits.test.images[i, ..., 0]).save(tmp_path / "png" / str(label) / f"{i}.png")
   config, logs = _slow_run(tmp_path, f"folder:{tmp_path / 'png'}", architecture="conv")
-  assert config.data_shape == (28, 28, 1)
+  assert config.data.data_shape == (28, 28, 1)
   assert any("(grayscale)" in m and "10 classes" in m for m in logs)

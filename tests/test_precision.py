@@ -39,7 +39,7 @@ def test_auto_follows_the_cpu(monkeypatch):
 
 
 def test_auto_is_the_default():
-  assert configs.get("paper_table1").precision == "auto"
+  assert configs.get("paper_table1").runtime.precision == "auto"
 
 
 def _op_dtypes(saved_model_dir):
@@ -94,7 +94,7 @@ def test_export_of_a_bf16_run_matches_a_float32_rebuild(bf16_run):
   tf.train.Checkpoint(encoder=fp32.encoder, decoder=fp32.decoder).restore(
       tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))).expect_partial()
   rng = np.random.default_rng(0)
-  z = tf.constant(rng.normal(size=(4, config.latent_dim)), tf.float32)
+  z = tf.constant(rng.normal(size=(4, config.model.latent_dim)), tf.float32)
   labels = tf.constant([0, 1, 2, 3], tf.int32)
   decoder = tf.saved_model.load(paths["decoder"])
   got = decoder.signatures["decode"](z=z, labels=labels)["images"].numpy()

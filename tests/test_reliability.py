@@ -366,8 +366,8 @@ def _mismatched_checkpoint_chain(root):
   config_after_refusal = config_path.read_text()
   # A config.json that matches but checkpoints that do not (another version wrote them):
   # the restore itself refuses.
-  config_path.write_text(config_before.replace('"encoder_hidden": [\n    16\n  ]',
-                                               '"encoder_hidden": [\n    24\n  ]'))
+  config_path.write_text(config_before.replace('"encoder_hidden": [\n      16\n    ]',
+                                               '"encoder_hidden": [\n      24\n    ]'))
   edited = config_path.read_text()
   assert edited != config_before
   version = run(TRAIN + root.common + [f"--workdir={workdir}", "--train_steps=6",

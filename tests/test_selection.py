@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from aae_tf import validate
 from aae_tf import checkpoints
 from aae_tf import configs
 from aae_tf import data
@@ -187,8 +188,8 @@ def test_adversary_sees_label_conditions_the_style_adversary_only_where_labels_a
   spec = variants.spec_for(config)
   (adversary,) = spec.adversaries
   assert adversary.conditioned and spec.prior_takes_label
-  assert spec.adversary_input_dim(adversary, config) == config.latent_dim + 11
+  assert spec.adversary_input_dim(adversary, config) == config.model.latent_dim + 11
   assert not variants.get_variant("supervised").adversaries[0].conditioned  # registry intact
   from aae_tf import config as config_lib
   with pytest.raises(config_lib.ConfigError, match="adversary_sees_label"):
-    config_lib.validate(configs.get("paper_table1").replace(adversary_sees_label=True))
+    validate.validate(configs.get("paper_table1").replace(adversary_sees_label=True))

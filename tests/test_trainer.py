@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from aae_tf import validate
 from aae_tf import configs
 from aae_tf import distribute
 from aae_tf import input_pipeline
@@ -23,9 +24,9 @@ def synthetic(n=NUM_EXAMPLES, seed=0):
 
 def train(config, strategy, steps, start_step=0, trainer=None):
   images, labels = synthetic()
-  trainer = trainer or trainer_lib.Trainer(config, strategy, NUM_EXAMPLES // config.batch_size)
+  trainer = trainer or trainer_lib.Trainer(config, strategy, NUM_EXAMPLES // config.training.batch_size)
   dataset = input_pipeline.distributed_train_dataset(
-      strategy, images, labels, global_batch_size=config.batch_size, seed=config.seed,
+      strategy, images, labels, global_batch_size=config.training.batch_size, seed=config.training.seed,
       start_step=start_step)
   metrics = trainer.train_loop(iter(dataset), tf.constant(steps))
   return trainer, {k: float(v) for k, v in metrics.items()}
@@ -123,7 +124,7 @@ def test_resume_from_checkpoint_is_bit_identical(tmp_path):
 
   first, _ = train(config, strategy, 3)
   tf.train.Checkpoint(**first.checkpoint_items()).save(str(tmp_path / "ckpt"))
-  resumed = trainer_lib.Trainer(config, strategy, NUM_EXAMPLES // config.batch_size)
+  resumed = trainer_lib.Trainer(config, strategy, NUM_EXAMPLES // config.training.batch_size)
   tf.train.Checkpoint(**resumed.checkpoint_items()).restore(
       tf.train.latest_checkpoint(str(tmp_path))).assert_existing_objects_matched()
   assert int(resumed.global_step.numpy()) == 3
@@ -180,7 +181,7 @@ def test_each_epoch_visits_every_example_once_in_a_new_order():
 def test_style_dropout_hides_z_from_the_decoder_for_its_share_of_examples():
   config = tiny_config(variant="clustering", num_categories=4, style_dropout=0.3)
   trainer = trainer_lib.Trainer(config, tf.distribute.get_strategy(), 10)
-  z = tf.ones([4000, config.latent_dim])
+  z = tf.ones([4000, config.model.latent_dim])
   hidden = trainer._hide_style(z, tf.constant([3, 4]))
   zeroed = np.all(hidden.numpy() == 0, axis=1)
   assert abs(zeroed.mean() - 0.3) < 0.03                    # whole rows, at the rate
@@ -197,50 +198,9 @@ def test_style_dropout_hides_z_from_the_decoder_for_its_share_of_examples():
     (dict(variant="clustering", num_categories=4, style_dropout=1.0), r"in \[0, 1\)"),
 ])
 def test_style_dropout_is_checked(changes, message):
-  from aae_tf import config as config_lib
   from aae_tf.errors import ConfigError
   with pytest.raises(ConfigError, match=message):
-    config_lib.validate(tiny_config(**changes))
-
-
-def test_reconstruct_labelled_adds_the_labelled_batch_decoded_from_its_label():
-  config = tiny_config(variant="semi_supervised", num_categories=10, num_labels=20,
-                       reconstruct_labelled=True)
-  images, labels = synthetic()
-  strategy = tf.distribute.get_strategy()
-  trainer = trainer_lib.Trainer(config, strategy, NUM_EXAMPLES // config.batch_size)
-  labelled = (images[:20], labels[:20])
-  dataset = input_pipeline.distributed_train_dataset(
-      strategy, images, np.full(NUM_EXAMPLES, -1), global_batch_size=config.batch_size,
-      seed=0, start_step=0, labelled=labelled)
-  metrics = trainer.train_loop(iter(dataset), tf.constant(2))
-  assert np.isfinite(float(metrics["labelled_reconstruction_loss"]))
-  assert float(metrics["labelled_reconstruction_loss"]) > 0
-  from aae_tf import config as config_lib
-  from aae_tf.errors import ConfigError
-  with pytest.raises(ConfigError, match="--reconstruct_labelled needs"):
-    config_lib.validate(tiny_config(variant="clustering", num_categories=4,
-                                    reconstruct_labelled=True))
-
-
-def test_hard_categories_are_one_hot_forward_and_softmax_backward():
-  config = tiny_config(variant="clustering", num_categories=4, hard_categories=True)
-  trainer = trainer_lib.Trainer(config, tf.distribute.get_strategy(), 10)
-  logits = tf.constant([[2.0, 1.0, 0.0, -1.0], [0.0, 0.0, 3.0, 0.0]])
-  weights = tf.constant([1.0, 2.0, 3.0, 4.0])
-
-  def value_and_gradient(fn):
-    with tf.GradientTape() as tape:
-      tape.watch(logits)
-      categories = fn(logits)
-      loss = tf.reduce_sum(categories * weights)
-    return categories.numpy(), tape.gradient(loss, logits).numpy()
-
-  hard, hard_gradient = value_and_gradient(trainer._categories)
-  _, soft_gradient = value_and_gradient(tf.nn.softmax)
-  np.testing.assert_allclose(hard, [[1, 0, 0, 0], [0, 0, 1, 0]], atol=1e-6)
-  np.testing.assert_allclose(hard_gradient, soft_gradient, rtol=1e-5)
-  assert np.abs(hard_gradient).max() > 0
+    validate.validate(tiny_config(**changes))
 
 
 def test_input_dropout_zeroes_input_pixels_at_its_rate():
@@ -250,25 +210,10 @@ def test_input_dropout_zeroes_input_pixels_at_its_rate():
   np.testing.assert_allclose(corrupted[corrupted != 0], 1 / 0.75, rtol=1e-6)  # rescaled
 
 
-@pytest.mark.parametrize("style_std, expected_z_std", [(-1.0, 0.5), (0.0, 0.0), (0.2, 0.2)])
-def test_style_discriminator_noise_overrides_the_noise_of_the_z_adversary_only(
-    style_std, expected_z_std):
-  config = tiny_config(variant="clustering", num_categories=4, discriminator_noise_std=0.5,
-                       style_discriminator_noise_std=style_std)
-  trainer = trainer_lib.Trainer(config, tf.distribute.get_strategy(), 10)
-  by_head = {a.head: a for a in trainer.spec.adversaries}
-  zeros = tf.zeros([4000, 4])
-  seed = tf.constant([5, 6])
-  for head, expected in (("y", 0.5), ("z", expected_z_std)):
-    real, fake = trainer._discriminator_inputs(by_head[head], zeros, zeros, None, seed)
-    for x in (real, fake):
-      assert abs(float(tf.math.reduce_std(x)) - expected) < 0.02, (head, expected)
-
-
-def test_detached_category_head_gets_no_reconstruction_update():
+def test_category_head_with_no_reconstruction_share_gets_no_reconstruction_update():
   config = tiny_config(variant="clustering", num_categories=4, head_batch_norm=("y",),
                        discriminator_lr=0.0, generator_lr=0.0, reconstruction_lr=1e-2,
-                       detach_category_from_reconstruction=True)
+                       category_reconstruction_gradient=0.0)
   strategy = tf.distribute.get_strategy()
   trainer = trainer_lib.Trainer(config, strategy, 10)
   encoder = trainer.networks.encoder
@@ -283,8 +228,8 @@ def test_detached_category_head_gets_no_reconstruction_update():
     np.testing.assert_array_equal(var.numpy(), old)    # reconstruction left the head alone
   assert any(not np.array_equal(v.numpy(), old)       # while it trained z
              for v, old in zip(encoder.heads["z"].trainable_variables, z_before))
-  # Without the switch, reconstruction trains the head as before.
-  attached = trainer_lib.Trainer(config.replace(detach_category_from_reconstruction=False),
+  # With any share, reconstruction trains the head.
+  attached = trainer_lib.Trainer(config.replace(category_reconstruction_gradient=0.1),
                                  strategy, 10)
   assert all(id(v) in {id(w) for w in attached.phase_variables["reconstruction"]}
              for v in attached.networks.encoder.heads["y"].trainable_variables)
@@ -300,8 +245,7 @@ def test_category_reconstruction_gradient_scales_what_reaches_the_head():
                                   tf.distribute.get_strategy(), 10)
     kernel = trainer.networks.encoder.heads["y"].kernel
     with tf.GradientTape() as tape:
-      loss = trainer._rebuilt_loss(images, images, lambda codes: trainer._category(codes, None),
-                                   seed, None, seed)
+      loss = trainer._rebuilt_loss(images, images, None, seed, None, seed)
     return tape.gradient(loss, kernel).numpy(), float(loss)
 
   full, full_loss = head_gradient_and_loss(1.0)
@@ -315,18 +259,8 @@ def test_category_reconstruction_gradient_scales_what_reaches_the_head():
     (dict(category_reconstruction_gradient=1.5), r"in \[0, 1\]"),
     (dict(category_reconstruction_gradient=float("nan")), "not a finite number"),
     (dict(category_reconstruction_gradient=0.5, variant="supervised"), "decoder reads"),
-    (dict(category_reconstruction_gradient=0.5, variant="clustering", num_categories=4,
-          detach_category_from_reconstruction=True), "set only one"),
 ])
 def test_category_reconstruction_gradient_rejects(changes, message):
-  from aae_tf import config as config_lib
   from aae_tf.errors import ConfigError
   with pytest.raises(ConfigError, match=message):
-    config_lib.validate(tiny_config(**changes))
-
-
-def test_detached_category_needs_a_decoder_that_reads_y():
-  from aae_tf import config as config_lib
-  from aae_tf.errors import ConfigError
-  with pytest.raises(ConfigError, match="decoder reads"):
-    config_lib.validate(tiny_config(detach_category_from_reconstruction=True))
+    validate.validate(tiny_config(**changes))

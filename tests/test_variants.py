@@ -7,7 +7,7 @@ Per variant, one module fixture (`runs`) does the expensive work once:
     (tests/conftest.py splits the CPU) on synthetic IDX data, and exports the newest
     checkpoint with `aae_tf.export.export_from_workdir`;
   * trains the same 3 steps in-process on one replica (a `Trainer` fed by
-    `input_pipeline.distributed_train_dataset` with the labels `train._training_labels`
+    `input_pipeline.distributed_train_dataset` with the labels `data.training_labels`
     gives, exactly as `train.run` does): one `train_loop` of 2 steps, then 1 more.
     The phase test then reuses this trainer (and its one trace of `train_loop`),
     stepping one optimizer at a time.
@@ -220,19 +220,25 @@ json.dump(top, open(os.path.join(io, "fresh_report.json"), "w"), indent=2)
 # ----------------------------------------------------------------------- fixtures
 
 
+def _training_labels(spec, config, splits, log):
+  """`data.training_labels` with the variant's label use, as `train.run` calls it."""
+  return data.training_labels(splits, spec.labels, spec.supervised_phase,
+                              config.data.num_labels, config.data.label_seed, log)
+
+
 def _train_single_replica(config, splits):
   """The 3 steps of `train.run`, on one replica: a 2-step loop, then a 1-step loop."""
-  spec = variants.get_variant(config.variant)
+  spec = variants.get_variant(config.model.variant)
   strategy = tf.distribute.get_strategy()
   trainer = trainer_lib.Trainer(config, strategy,
-                                len(splits.train.labels) // config.batch_size)
-  train_labels, labelled = train._training_labels(spec, config, splits, lambda _: None)
+                                len(splits.train.labels) // config.training.batch_size)
+  train_labels, labelled = _training_labels(spec, config, splits, lambda _: None)
 
   def data_iterator():
     """The batches from the trainer's current step on (as train.run feeds them)."""
     return iter(input_pipeline.distributed_train_dataset(
         strategy, splits.train.images, train_labels, labelled=labelled,
-        global_batch_size=config.batch_size, seed=config.seed,
+        global_batch_size=config.training.batch_size, seed=config.training.seed,
         start_step=int(trainer.global_step.numpy())))
 
   iterator = data_iterator()
@@ -250,7 +256,7 @@ def _train_single_replica(config, splits):
 
 def _restore_checkpoint(config, workdir):
   """Encoder, decoder and discriminators of the newest checkpoint, and its step."""
-  spec = variants.get_variant(config.variant)
+  spec = variants.get_variant(config.model.variant)
   networks = models.build_networks(config, spec)
   step = tf.Variable(0, dtype=tf.int64)
   checkpoint = tf.train.Checkpoint(**networks.checkpoint_items(), global_step=step)
@@ -260,10 +266,10 @@ def _restore_checkpoint(config, workdir):
 
 
 def _write_probe_inputs(vdir, config):
-  k = config.num_categories
+  k = config.model.num_categories
   probe = np.random.default_rng(42)
   np.save(os.path.join(vdir, "z.npy"),
-          probe.normal(size=(N, config.latent_dim)).astype(np.float32))
+          probe.normal(size=(N, config.model.latent_dim)).astype(np.float32))
   np.save(os.path.join(vdir, "labels.npy"), np.array([0, k - 1, 1, k // 2, 2], np.int32))
   np.save(os.path.join(vdir, "many_labels.npy"),
           np.repeat(np.arange(k, dtype=np.int32), PER_CLASS))
@@ -414,11 +420,11 @@ def test_train_loop_gives_finite_metrics(runs, name):
   # What the label streams held (the same as train.run feeds).
   unlabelled = int((run.single.train_labels == -1).sum())
   if run.spec.labels == "subset" and not run.spec.supervised_phase:
-    assert unlabelled == len(run.single.train_labels) - run.config.num_labels > 0
+    assert unlabelled == len(run.single.train_labels) - run.config.data.num_labels > 0
   else:
     assert unlabelled == 0
   if run.spec.supervised_phase:
-    assert len(run.single.labelled[0]) == len(run.single.labelled[1]) == run.config.num_labels
+    assert len(run.single.labelled[0]) == len(run.single.labelled[1]) == run.config.data.num_labels
   else:
     assert run.single.labelled is None
 
@@ -458,7 +464,7 @@ def test_each_phase_changes_only_its_own_variables(runs, name):
 
   rates = {phase: float(opt.learning_rate.numpy()) for phase, opt in trainer.optimizers.items()}
   for phase, rate in rates.items():
-    assert rate == pytest.approx(getattr(run.config, lr_field(phase))), phase
+    assert rate == pytest.approx(run.config.value(lr_field(phase))), phase
 
   everything = network_variables(net)
   assert len(ids(everything)) == len(everything)
@@ -506,8 +512,8 @@ def test_two_replicas_match_one_at_the_same_global_batch(runs, name):
 
 
 def expected_signatures(spec, config):
-  code = ["float32", [None, config.latent_dim]]
-  probs = ["float32", [None, config.num_categories]]
+  code = ["float32", [None, config.model.latent_dim]]
+  probs = ["float32", [None, config.model.num_categories]]
   decode = {"inputs": dict({"z": code}, **({"labels": LABELS} if spec.decoder_takes_label
                                             else {})),
             "outputs": {"images": IMAGE}}
@@ -531,7 +537,7 @@ def expected_signatures(spec, config):
 
 
 def expected_decode(run, z, labels=None):
-  category = (tf.one_hot(labels, run.config.num_categories)
+  category = (tf.one_hot(labels, run.config.model.num_categories)
               if run.spec.decoder_takes_label else None)
   logits = run.networks.decoder(tf.constant(z), category)
   return tf.reshape(tf.sigmoid(logits), [-1, 28, 28, 1]).numpy()
@@ -563,8 +569,8 @@ def test_export_signatures_and_asset(runs, fresh, name):
   for module in ("decoder", "encoder"):
     asset = report["asset"][module]
     assert asset["variant"] == name
-    assert asset["num_categories"] == run.config.num_categories
-    assert asset["latent_dim"] == run.config.latent_dim
+    assert asset["num_categories"] == run.config.model.num_categories
+    assert asset["latent_dim"] == run.config.model.latent_dim
     assert asset["training_step"] == TRAIN_STEPS
     assert asset["label_aware"] == run.spec.label_aware
     assert asset["has_categories"] == run.spec.has_categories
@@ -577,7 +583,7 @@ def test_export_signatures_and_asset(runs, fresh, name):
 def test_export_decode_and_encode(runs, fresh, name):
   report, load = fresh_results(runs, fresh, name)
   run = runs.variants[name]
-  k, d = run.config.num_categories, run.config.latent_dim
+  k, d = run.config.model.num_categories, run.config.model.latent_dim
   z, labels, images = probe(run, "z"), probe(run, "labels"), probe(run, "images")
 
   want = expected_decode(run, z, labels)
@@ -613,7 +619,7 @@ def test_export_decode_and_encode(runs, fresh, name):
 def test_export_sample(runs, fresh, name):
   report, load = fresh_results(runs, fresh, name)
   run = runs.variants[name]
-  k, d = run.config.num_categories, run.config.latent_dim
+  k, d = run.config.model.num_categories, run.config.model.latent_dim
   keys = {"images", "z"} | ({"labels"} if run.spec.label_aware else set())
   for tag in ("sample", "sample_again", "sample_other"):
     assert load(f"{tag}_images").shape == (4, 28, 28, 1)
@@ -650,11 +656,11 @@ def test_export_sample_class(runs, fresh, name):
   for key in ("images", "z"):
     np.testing.assert_array_equal(load(f"sample_class_{key}"),
                                   load(f"sample_class_again_{key}"))
-  assert load("sample_class_z").shape == (N, run.config.latent_dim)
+  assert load("sample_class_z").shape == (N, run.config.model.latent_dim)
   assert load("sample_class_images").shape == (N, 28, 28, 1)
   assert not np.allclose(load("sample_class_z"), load("sample_class_other_z"))
   assert load("sample_class_empty_images").shape == (0, 28, 28, 1)
-  assert load("sample_class_empty_z").shape == (0, run.config.latent_dim)
+  assert load("sample_class_empty_z").shape == (0, run.config.model.latent_dim)
   np.testing.assert_allclose(load("sample_class_images"),
                              expected_decode(run, load("sample_class_z"), labels), atol=ATOL)
 
@@ -710,7 +716,7 @@ def test_sample_class_draws_from_the_labels_component(runs, fresh, name):
   prior = report["asset"]["decoder"]["prior"]
   assert prior["name"] == "gaussian_mixture"
   k = prior["num_components"]
-  assert k == run.config.num_categories
+  assert k == run.config.model.num_categories
   z = load("sample_class_many_z")
   labels = np.repeat(np.arange(k), PER_CLASS)
   assert z.shape == (len(labels), 2)
@@ -732,14 +738,14 @@ def test_training_labels(splits, name):
   spec = variants.get_variant(name)
   config = variant_config(name)
   logs = []
-  labels, labelled = train._training_labels(spec, config, splits, logs.append)
+  labels, labelled = _training_labels(spec, config, splits, logs.append)
   truth = splits.train.labels
   assert len(labels) == len(truth)
   validation = {image.tobytes() for image in splits.validation.images}
   test_set = {image.tobytes() for image in splits.test.images}
   training = {image.tobytes() for image in splits.train.images}
   assert validation and not validation & training   # the split itself is disjoint
-  per_class = config.num_labels // 10
+  per_class = config.data.num_labels // 10
 
   if spec.labels != "subset":
     np.testing.assert_array_equal(labels, truth)
@@ -749,12 +755,12 @@ def test_training_labels(splits, name):
   if spec.supervised_phase:
     np.testing.assert_array_equal(labels, truth)   # the main stream keeps its labels
     images, subset_labels = labelled
-    assert len(images) == len(subset_labels) == config.num_labels
+    assert len(images) == len(subset_labels) == config.data.num_labels
     assert images.dtype == np.uint8 and images.shape[1:] == (28, 28, 1)
     np.testing.assert_array_equal(np.bincount(subset_labels, minlength=10),
                                   [per_class] * 10)
     chosen = [image.tobytes() for image in images]
-    assert len(set(chosen)) == config.num_labels
+    assert len(set(chosen)) == config.data.num_labels
     by_image = {image.tobytes(): label for image, label in
                 zip(splits.train.images, truth)}
     assert all(c in by_image for c in chosen), "labelled images not from the train split"
@@ -763,18 +769,18 @@ def test_training_labels(splits, name):
     assert labelled is None
     kept = np.flatnonzero(labels >= 0)
     assert set(np.unique(labels)) <= set(range(-1, 10))
-    assert len(kept) == config.num_labels
+    assert len(kept) == config.data.num_labels
     np.testing.assert_array_equal(labels[kept], truth[kept])
     np.testing.assert_array_equal(np.bincount(labels[kept], minlength=10), [per_class] * 10)
     chosen = [splits.train.images[i].tobytes() for i in kept]
   assert not set(chosen) & validation, "a labelled image is in the validation split"
   assert not set(chosen) & test_set, "a labelled image is in the test split"
-  assert any(str(config.num_labels) in line for line in logs), logs
+  assert any(str(config.data.num_labels) in line for line in logs), logs
 
   # Seeded: the same seed gives the same subset, another seed another one.
-  again, again_labelled = train._training_labels(spec, config, splits, lambda _: None)
-  other, other_labelled = train._training_labels(
-      spec, config.replace(label_seed=config.label_seed + 1), splits, lambda _: None)
+  again, again_labelled = _training_labels(spec, config, splits, lambda _: None)
+  other, other_labelled = _training_labels(
+      spec, config.replace(label_seed=config.data.label_seed + 1), splits, lambda _: None)
   if spec.supervised_phase:
     np.testing.assert_array_equal(again_labelled[0], labelled[0])
     assert not np.array_equal(other_labelled[0], labelled[0])

@@ -1,16 +1,8 @@
 """Presets: named, documented configs. `python -m aae_tf.train --list_presets`."""
 
-from typing import Callable, Dict
-
 from aae_tf.config import Config, ConfigError
-
-_PRESETS: Dict[str, Callable[[], Config]] = {}
-
-
-def preset(fn: Callable[[], Config]) -> Callable[[], Config]:
-  """Registers a preset under its function name; the docstring is its description."""
-  _PRESETS[fn.__name__] = fn
-  return fn
+from aae_tf.configs import presets as _presets  # noqa: F401  (registers the presets)
+from aae_tf.configs.registry import PRESETS as _PRESETS
 
 
 def names():
@@ -26,6 +18,3 @@ def get(name: str) -> Config:
     raise ConfigError(f"--preset={name} is not a preset; choose one of: {', '.join(_PRESETS)}"
                       " (--list_presets)")
   return _PRESETS[name]().replace(preset=name)
-
-
-from aae_tf.configs import presets as _presets  # noqa: E402,F401  (registers the presets)

@@ -12,7 +12,7 @@ flag of the same name.
 """
 
 from aae_tf.config import Config
-from aae_tf.configs import preset
+from aae_tf.configs.registry import preset
 
 # Paper appendix A: two 1000-unit ReLU layers in every network, linear code, sigmoid
 # output, N(0, 0.01) initial weights, batch 100.
@@ -22,8 +22,7 @@ _PAPER_NETWORKS = dict(encoder_hidden=(1000, 1000), decoder_hidden=(1000, 1000),
 # The paper's optimisation: SGD + momentum 0.9 for reconstruction (lr 0.01 on the
 # per-image squared error) and the semi-supervised classification (lr 0.1); momentum
 # 0.1 and lr 0.1 for the discriminators and the generator; every rate / 10 at epoch 50
-# (and at epoch 1000). Measured against the earlier Adam presets at the same budget in
-# docs/RESULTS.md (e.g. Table 2 with all labels after 5 epochs: 1.99 % vs 4.24 %).
+# (and at epoch 1000). docs/RESULTS.md measures it against Adam at the same budget.
 _PAPER_RECIPE = dict(optimizer="sgd", momentum=0.9, adversarial_momentum=0.1,
                      reconstruction_loss="mse", reconstruction_scale="per_image",
                      reconstruction_lr=0.01, supervised_lr=0.1, discriminator_lr=0.1,
@@ -34,10 +33,10 @@ _PAPER = dict(_PAPER_NETWORKS, **_PAPER_RECIPE)
 @preset
 def paper_table1() -> Config:
   """Paper Table 1 / first seed: 8-D Gaussian AAE (std 5), 784-1000-1000, MSE, batch 100."""
-  # The paper's recipe alone peaked at 15 epochs on the validation Parzen estimate
-  # (274.7; test 305.3) and fell after. With dropout 0.2 in every network and the
-  # paper's Gaussian posterior (the route of a public port that reached 339.8) it rose
-  # to 307.5 at 60 epochs (test 337.3 ± 1.7). docs/RESULTS.md has both curves.
+  # The paper's recipe alone peaks early on the validation Parzen estimate and falls as
+  # reconstructions sharpen. Dropout in every network makes the decoder decode each
+  # code's neighbourhood and the Gaussian posterior spreads the codes, so samples from
+  # the prior land on decodable ground (docs/RESULTS.md, Table 1: both curves).
   return _unsupervised_8d().replace(encoder_dropout=0.2, decoder_dropout=0.2,
                                     discriminator_dropout=0.2, posterior="gaussian",
                                     epochs=60.0)
@@ -45,7 +44,7 @@ def paper_table1() -> Config:
 
 def _unsupervised_8d() -> Config:
   # The paper's Table 1 architecture and recipe, the base of the figures' presets.
-  return Config(variant="unsupervised", latent_dim=8, prior_std=5.0, epochs=100.0, **_PAPER)
+  return Config.make(variant="unsupervised", latent_dim=8, prior_std=5.0, epochs=100.0, **_PAPER)
 
 
 @preset
@@ -78,10 +77,9 @@ def paper_fig6_supervised() -> Config:
   """Paper Fig. 6-7: supervised style/content, label one-hot into the decoder, 15-D z."""
   # The paper does not state this figure's prior; a unit prior worked better than std 5.
   # With the paper's adversary alone the 15-D style code takes the digit back as
-  # reconstruction improves (validation style accuracy 86 % at 5 epochs, 74 % at 20):
-  # the adversary matches only the aggregate q(z) to the prior. Letting it read the
-  # label matches q(z|y) to the prior for every class, so z cannot carry the class;
-  # style accuracy then rises steadily (91 % at 20 epochs). docs/RESULTS.md has both.
+  # reconstruction improves: the adversary matches only the aggregate q(z) to the prior.
+  # Letting it read the label matches q(z|y) to the prior for every class, so z cannot
+  # carry the class (docs/RESULTS.md, Fig. 6).
   return _unsupervised_8d().replace(variant="supervised", latent_dim=15, prior_std=1.0,
                                 adversary_sees_label=True, epochs=60.0)
 
@@ -89,7 +87,7 @@ def paper_fig6_supervised() -> Config:
 def _semi_supervised(num_labels: int) -> Config:
   # Paper §5 and appendix: y (10-way softmax) and z (10-D N(0, I)) heads, two
   # adversaries, Gaussian input noise 0.3, a supervised phase every batch.
-  return Config(variant="semi_supervised", latent_dim=10, prior_std=1.0,
+  return Config.make(variant="semi_supervised", latent_dim=10, prior_std=1.0,
                 num_categories=10, num_labels=num_labels, input_noise_std=0.3,
                 epochs=100.0, **_PAPER)
 
@@ -98,8 +96,7 @@ def _semi_supervised(num_labels: int) -> Config:
 def paper_table2_100() -> Config:
   """Paper Table 2: semi-supervised classification with 100 labels (10 per class)."""
   # With the rates / 10 at epoch 50 the validation error was still falling when they
-  # dropped and then sat at 6.7-7.0 %; dropped at epoch 150 it reached 6.26 % (test
-  # 6.01 % against 6.66 %; docs/RESULTS.md has both curves).
+  # dropped, and stayed flat after; a later drop does better (docs/RESULTS.md, Table 2).
   return _semi_supervised(100).replace(lr_decay_epochs=(150.0, 1000.0), epochs=200.0)
 
 
@@ -125,27 +122,21 @@ _UNSUPERVISED_CATEGORY_NOISE = 0.3
 
 # What made the category head cluster at all, chosen on the paper rule's validation error
 # (docs/RESULTS.md, Table 3): with the paper's per-image loss and input noise the head
-# stays soft (mean max q(y|x) 0.19) and clusters at chance. Batch norm of the category
-# logits before the softmax (as public clustering ports do) spreads every category over
-# each batch, so the categorical adversary makes the head one-hot and balanced; input
-# dropout 0.2 replaces the noise. Reconstruction must not reach the head: through q(y|x)
-# it pulls the partition towards whatever helps the decoder (55 % error at the paper's
-# rate). Detached, the paper's reconstruction rate trains a real autoencoder (MSE 0.024;
-# the earlier weak-reconstruction presets stopped at the mean digit, 0.064) that reads
-# the category, and the clusters are as good (30: 20.95 % test over 3 seeds against
-# 21.16 %; 16: docs/RESULTS.md).
-_CLUSTERING_LEVERS = dict(head_batch_norm=("y",), detach_category_from_reconstruction=True,
+# stays soft and clusters at chance. Batch norm of the category logits before the
+# softmax (as public clustering ports do) spreads every category over each batch, so the
+# categorical adversary makes the head one-hot and balanced; input dropout 0.2 replaces
+# the noise. The full reconstruction gradient through q(y|x) pulls the partition towards
+# whatever helps the decoder; with none of it (share 0) the paper's reconstruction rate
+# trains a real autoencoder that reads the category, and the clusters are as good.
+_CLUSTERING_LEVERS = dict(head_batch_norm=("y",), category_reconstruction_gradient=0.0,
                           input_dropout=0.2, input_noise_std=0.0)
 
 
 def _clustering(num_clusters: int, epochs: float, **changes) -> Config:
   # Paper §6: 5-D style. Its appendix gives 3000-unit layers; on these budgets the
-  # 1000-unit networks of Table 2 clustered better on validation (30 clusters, same
-  # seed: 18.9 % against 25.9 %; 16 clusters: 34.3 % against 42.7 %). The partition
-  # forms in the first 3-5 epochs and the rates / 10 at epoch 5 hold it. With 16
-  # clusters it is flat by epoch 10; with 30 it still improves slowly to epoch 20 (mean
-  # best validation error of 3 seeds 21.39 % at 10 epochs, 20.09 % at 20).
-  # docs/RESULTS.md has the curves.
+  # 1000-unit networks of Table 2 clustered better on validation. The partition forms in
+  # the first epochs and the rates / 10 at epoch 5 hold it; 16 clusters are flat by
+  # epoch 10, 30 still improve slowly to epoch 20 (docs/RESULTS.md, Table 3).
   return _semi_supervised(-1).replace(
       variant="clustering", num_categories=num_clusters, latent_dim=5,
       discriminator_noise_std=_UNSUPERVISED_CATEGORY_NOISE, lr_decay_epochs=(5.0, 1000.0),
@@ -155,13 +146,11 @@ def _clustering(num_clusters: int, epochs: float, **changes) -> Config:
 @preset
 def paper_table3_16() -> Config:
   """Paper Table 3: unsupervised clustering into 16 clusters (1000-1000, 5-D style)."""
-  # A tenth of the reconstruction gradient reaching q(y|x), where 30 clusters keep none:
-  # the mean best validation error of seeds 0-2 at 10 epochs is 30.55 % against 33.29 %
-  # detached (0.02 / 0.05 / 0.3 on seed 0: 31.9 / 27.9 / 36.8 %, 0.1: 24.8 %). The seed
-  # still decides most of it (seeds 0-4: 24.8 to 33.8 %); scripts/reproduce.sh runs this
-  # preset as the best of 8 restarts on validation. docs/RESULTS.md has the curves.
-  return _clustering(16, epochs=10.0, detach_category_from_reconstruction=False,
-                     category_reconstruction_gradient=0.1)
+  # A tenth of the reconstruction gradient reaches q(y|x), where 30 clusters keep none:
+  # chosen on validation over shares 0 to 1 (docs/RESULTS.md, Table 3). The seed still
+  # decides much of it; experiments/paper.py records the published row as the best of
+  # 8 restarts on validation.
+  return _clustering(16, epochs=10.0, category_reconstruction_gradient=0.1)
 
 
 @preset
@@ -173,9 +162,8 @@ def paper_table3_30() -> Config:
 @preset
 def paper_fig10_2d() -> Config:
   """Paper Fig. 10a: unsupervised 2-D dimensionality reduction with 20 cluster heads."""
-  # At the full rates the validation clustering error wandered between 26 % and 57 %
-  # after epoch 18; with the rates / 10 at epoch 15 it settles at 23-31 % (best 23.2 %
-  # at epoch 52; docs/RESULTS.md has both curves).
+  # At the full rates the validation clustering error wanders widely after the
+  # partition forms; the rates / 10 at epoch 15 settle it (docs/RESULTS.md, Fig. 10).
   return _semi_supervised(-1).replace(
       variant="dim_reduction", num_categories=20, latent_dim=2, cluster_head_threshold=2.0,
       discriminator_noise_std=_UNSUPERVISED_CATEGORY_NOISE, lr_decay_epochs=(15.0, 1000.0),
@@ -210,7 +198,7 @@ def seed1_label_conditioned() -> Config:
 def seed1_supervised() -> Config:
   """First seed's supervised style/content AAE: label one-hot + 2-D Gaussian style z."""
   # The seed's own code gives the style a 2-D code, and its adversary does not read the
-  # label (99 % validation style accuracy without it: docs/RESULTS.md).
+  # label (a 2-D code has no room for the class: docs/RESULTS.md).
   return paper_fig6_supervised().replace(latent_dim=2, adversary_sees_label=False,
                                          **_SEED1_RECIPE)
 
@@ -218,7 +206,7 @@ def seed1_supervised() -> Config:
 @preset
 def seed2_mnist() -> Config:
   """Second seed: 2-D latent, dropout 0.25/0.2, BCE, Adam 5e-4 / 1e-4, MNIST."""
-  return Config(latent_dim=2, prior_std=1.0, encoder_hidden=(512, 256),
+  return Config.make(latent_dim=2, prior_std=1.0, encoder_hidden=(512, 256),
                 decoder_hidden=(256, 512), discriminator_hidden=(256, 128),
                 encoder_dropout=0.25, decoder_dropout=0.25, discriminator_dropout=0.2,
                 reconstruction_loss="bce", reconstruction_scale="per_pixel",
@@ -236,7 +224,7 @@ def seed2_fashion_mnist() -> Config:
 @preset
 def smoke() -> Config:
   """Tiny networks and a few steps, for tests and a quick check of an installation."""
-  return Config(latent_dim=2, encoder_hidden=(16,), decoder_hidden=(16,),
+  return Config.make(latent_dim=2, encoder_hidden=(16,), decoder_hidden=(16,),
                 discriminator_hidden=(16,), batch_size=10, train_steps=6, steps_per_loop=3,
                 summary_every_steps=3, checkpoint_every_steps=3, figures_every_epochs=1.0,
                 validation_size=10, optimizer="adam", reconstruction_lr=1e-3,

@@ -1,0 +1,99 @@
+"""A run's working directory: its files beside the checkpoints.
+
+`config.json` (the resolved config, written when a run starts or resumes), `metrics.jsonl`
+(one JSON record per summary or validation), the writability probe, and the resume
+check: a rerun in the same workdir continues its checkpoints only under settings that
+differ in the `runtime` group alone.
+"""
+
+import json
+import os
+import tempfile
+
+from aae_tf import atomic
+from aae_tf import checkpoints
+from aae_tf import config as config_lib
+from aae_tf import errors
+from aae_tf import report
+from aae_tf import validate
+
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.jsonl"
+
+
+def load_config(workdir: str) -> config_lib.Config:
+  """The config a run in `workdir` was trained with."""
+  path = os.path.join(workdir, CONFIG_FILE)
+  if not os.path.exists(path):
+    raise errors.ExportError(
+        f"{path} not found: is {workdir!r} the --workdir of a training run?")
+  with open(path) as f:
+    return config_lib.Config.from_json(f.read())
+
+
+def check_workdir(workdir: str) -> None:
+  try:
+    os.makedirs(workdir, exist_ok=True)
+    # A per-process name: workers sharing a workdir must not delete each other's probe.
+    handle, probe = tempfile.mkstemp(prefix=".write_test_", dir=workdir)
+    os.close(handle)
+    os.remove(probe)
+  except OSError as e:
+    raise config_lib.ConfigError(
+        f"--workdir={workdir} is not writable ({e.strerror}); choose another directory") from e
+
+
+def check_resume(config, workdir: str) -> None:
+  """Refuses to continue a workdir's checkpoints under settings they were not trained with."""
+  path = os.path.join(workdir, CONFIG_FILE)
+  if not os.path.exists(path) or not checkpoints.rolling_newest_first(workdir):
+    return  # nothing trained yet: a new run
+  try:
+    previous = load_config(workdir)
+  except (ValueError, TypeError) as e:
+    raise config_lib.ConfigError(
+        f"{path} cannot be read ({e}); use a new --workdir (the checkpoints beside it are "
+        "left as they are)") from None
+  validate.check_resume(previous, config, workdir, path)
+
+
+def write_config(config, workdir: str) -> None:
+  try:
+    atomic.write_text(os.path.join(workdir, CONFIG_FILE), config.to_json())
+  except OSError as e:
+    raise checkpoints.write_failed(CONFIG_FILE, workdir, e) from None
+
+
+def append_metrics(workdir: str, line: dict) -> None:
+  """Appends one record with a single write: a crash cannot leave half of it (short of
+  a full disk, which `report.metrics_records` and `_forget_metrics_after` tolerate)."""
+  payload = (json.dumps(line) + "\n").encode()
+  try:
+    handle = os.open(os.path.join(workdir, METRICS_FILE),
+                     os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+      os.write(handle, payload)
+    finally:
+      os.close(handle)
+  except OSError as e:
+    raise checkpoints.write_failed("metrics.jsonl", workdir, e) from None
+
+
+def forget_metrics_after(workdir: str, step: int, log) -> None:
+  """Drops metrics.jsonl records past `step`, the step a resume restarts from.
+
+  They describe training the resume will redo (a run killed or stopped by a failed save
+  after logging them), and would otherwise appear twice. A damaged line goes too.
+  """
+  path = os.path.join(workdir, METRICS_FILE)
+  if not os.path.exists(path):
+    return
+  with open(path) as f:
+    lines = [line for line in f.read().splitlines() if line.strip()]
+  kept = [record for record in report.parse_metrics_lines(lines, path)
+          if record["step"] <= step]
+  if len(kept) == len(lines):
+    return
+  atomic.write_text(path, "".join(json.dumps(record) + "\n" for record in kept))
+  log(f"metrics.jsonl: dropped {len(lines) - len(kept)} line(s) past step {step}, the "
+      "step this run resumes from")
