@@ -107,6 +107,12 @@ class ModelConfig:
       False, "Variants trained on every label (supervised): the z adversary also reads the "
       "label one-hot, so it matches q(z|y) to the prior for each class and z cannot carry "
       "the class (style/content separation that does not decay with training).")
+  style_adversary_reads_category: bool = _field(
+      False, "Variants with a category head q(y|x) (semi-supervised, clustering): the z "
+      "adversary also reads the example's category, one_hot(argmax q(y|x)) without its "
+      "gradient, beside the prior sample and beside the code, so it matches q(z|y) to the "
+      "prior for every category and z cannot carry the category: the decoder must take "
+      "the content from y.")
 
 
 @dataclasses.dataclass(frozen=True)

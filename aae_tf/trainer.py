@@ -273,12 +273,16 @@ class Trainer(tf.Module):
       codes = self.networks.encoder(
           encoder_input, seed_for(_REGULARISATION_DROPOUT),
           self._posterior_seed(rng.fold_in(seed_for(_POSTERIOR), 1)))
+      category = None
+      if any(a.reads_category for a in self.spec.adversaries):
+        category = tf.stop_gradient(tf.one_hot(
+            tf.argmax(codes["y"], axis=1), self.config.model.num_categories))
       generator_losses = []
       for i, adversary in enumerate(self.spec.adversaries):
         real = self._prior_samples(adversary, global_labels, tf.shape(labels)[0], replica_id,
                                    seed_for(_PRIOR_SAMPLES + i, per_replica=False))
         fake = codes["z"] if adversary.head == "z" else tf.nn.softmax(codes["y"])
-        real, fake = self._discriminator_inputs(adversary, real, fake, labels,
+        real, fake = self._discriminator_inputs(adversary, real, fake, labels, category,
                                                 seed_for(_DISCRIMINATOR_NOISE + 10 * i))
         with generator_tape.stop_recording():
           metrics.update(self._discriminator_phase(
@@ -303,12 +307,17 @@ class Trainer(tf.Module):
         per_replica_batch, tf.int64)
     return tf.gather(global_draw, rows)
 
-  def _discriminator_inputs(self, adversary, real, fake, labels, seed):
-    """Adds the (K+1)-way label one-hot for conditioned adversaries, and input noise."""
+  def _discriminator_inputs(self, adversary, real, fake, labels, category, seed):
+    """Adds the (K+1)-way label one-hot for conditioned adversaries, the encoder's
+    category for those that read it, and input noise."""
+    conditions = []
     if adversary.conditioned:
       k = self.config.model.num_categories
-      condition = tf.one_hot(tf.where(labels >= 0, labels, k), k + 1)
-      real, fake = (tf.concat([x, condition], axis=1) for x in (real, fake))
+      conditions.append(tf.one_hot(tf.where(labels >= 0, labels, k), k + 1))
+    if adversary.reads_category:
+      conditions.append(category)
+    if conditions:
+      real, fake = (tf.concat([x, *conditions], axis=1) for x in (real, fake))
     std = self.config.training.discriminator_noise_std
     return self._noisy(real, std, seed), self._noisy(fake, std, rng.fold_in(seed, 1))
 

@@ -100,6 +100,9 @@ def validate(config: Config, num_replicas: int = 1) -> None:
   if config.model.adversary_sees_label and spec.labels != "all":
     fail(f"--adversary_sees_label needs a variant trained on every label (supervised); "
          f"--variant={config.model.variant} uses labels={spec.labels!r}")
+  if config.model.style_adversary_reads_category and not spec.has_categories:
+    fail(f"--style_adversary_reads_category needs a variant with a category head q(y|x); "
+         f"--variant={config.model.variant} has none")
   for head in config.model.head_batch_norm:
     if head not in spec.heads:
       fail(f"--head_batch_norm={','.join(config.model.head_batch_norm)}: --variant="

@@ -32,12 +32,16 @@ class Adversary:
     conditioned: the discriminator also receives a (K+1)-way one-hot: the example's
       class, or K for "unlabelled"; a labelled example's positive sample comes from
       its class's prior component (paper Fig. 3).
+    reads_category: the discriminator also receives the encoder's category
+      one_hot(argmax q(y|x)) (no gradient) beside both its inputs, so it compares
+      q(z|y) with the prior category by category.
   """
 
   name: str
   head: str
   prior: str = "continuous"
   conditioned: bool = False
+  reads_category: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,8 +115,9 @@ class VariantSpec:
     return config.model.latent_dim + (config.model.num_categories if self.concatenates_category else 0)
 
   def adversary_input_dim(self, adversary: Adversary, config) -> int:
-    dim = config.model.latent_dim if adversary.head == "z" else config.model.num_categories
-    return dim + (config.model.num_categories + 1 if adversary.conditioned else 0)
+    k = config.model.num_categories
+    dim = config.model.latent_dim if adversary.head == "z" else k
+    return dim + (k + 1 if adversary.conditioned else 0) + (k if adversary.reads_category else 0)
 
 
 _Z = Adversary(name="z", head="z")
@@ -161,10 +166,17 @@ def spec_for(config) -> VariantSpec:
   `adversary_sees_label` conditions the z adversary of a variant trained on every
   label on that label, as the label-conditioned variant does: the discriminator then
   compares q(z|y) with the prior class by class, so z cannot carry the class.
+  `style_adversary_reads_category` does the same with the encoder's own category for
+  variants with a category head.
   """
   spec = get_variant(config.model.variant)
   if config.model.adversary_sees_label and spec.labels == "all":
-    spec = dataclasses.replace(spec, adversaries=tuple(
-        dataclasses.replace(a, conditioned=True) if a.head == "z" else a
-        for a in spec.adversaries))
+    spec = _with_style_adversary(spec, conditioned=True)
+  if config.model.style_adversary_reads_category and spec.has_categories:
+    spec = _with_style_adversary(spec, reads_category=True)
   return spec
+
+
+def _with_style_adversary(spec: VariantSpec, **changes) -> VariantSpec:
+  return dataclasses.replace(spec, adversaries=tuple(
+      dataclasses.replace(a, **changes) if a.head == "z" else a for a in spec.adversaries))

@@ -264,3 +264,28 @@ def test_category_reconstruction_gradient_rejects(changes, message):
   from aae_tf.errors import ConfigError
   with pytest.raises(ConfigError, match=message):
     validate.validate(tiny_config(**changes))
+
+
+def test_style_adversary_reading_the_category_sees_it_beside_prior_and_code():
+  config = tiny_config(variant="clustering", num_categories=4,
+                       style_adversary_reads_category=True)
+  trainer = trainer_lib.Trainer(config, tf.distribute.get_strategy(), 10)
+  by_head = {a.head: a for a in trainer.spec.adversaries}
+  assert by_head["z"].reads_category and not by_head["y"].reads_category
+  assert trainer.spec.adversary_input_dim(by_head["z"], config) == (
+      config.model.latent_dim + 4)
+  real = tf.zeros([3, config.model.latent_dim])
+  fake = tf.ones([3, config.model.latent_dim])
+  category = tf.one_hot([2, 0, 3], 4)
+  real_in, fake_in = trainer._discriminator_inputs(by_head["z"], real, fake, None, category,
+                                                   tf.constant([1, 2]))
+  np.testing.assert_array_equal(real_in[:, -4:], category)   # the same category
+  np.testing.assert_array_equal(fake_in[:, -4:], category)   # on both sides
+  _, metrics = train(config, tf.distribute.get_strategy(), steps=2, trainer=trainer)
+  assert np.isfinite(metrics["discriminator_z_loss"])
+
+
+def test_style_adversary_reading_the_category_needs_a_category_head():
+  from aae_tf.errors import ConfigError
+  with pytest.raises(ConfigError, match="needs a variant with a category head"):
+    validate.validate(tiny_config(variant="supervised", style_adversary_reads_category=True))
