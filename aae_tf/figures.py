@@ -149,13 +149,14 @@ def _view_limits(points: np.ndarray):
 
 
 def draw_scatter(codes, labels=None, title: str = "",
-                 class_names: Optional[Sequence[str]] = None) -> Figure:
+                 class_names: Optional[Sequence[str]] = None,
+                 axis_names: Optional[Sequence[str]] = None) -> Figure:
   """The latent scatter as a matplotlib Figure (Agg canvas attached), 600x500 px.
 
   `codes` [N, D]: D <= 2 is drawn as is (axes "z[0]", "z[1]"), D > 2 as its first two
   principal components ("PC 1", "PC 2"). Non-finite rows are dropped (and counted in
   the figure). `labels` [N] are class ids >= 0, or -1 (any negative: unlabelled); None
-  means all -1.
+  means all -1. `axis_names` name 2-D codes' axes (e.g. a caller's own projection).
   With no labelled point everything is one colour and there is no legend; otherwise
   class k has colour k of `class_colours(max id + 1)` (stable from figure to figure),
   unlabelled points are grey, and the legend names each class present through
@@ -201,6 +202,9 @@ def draw_scatter(codes, labels=None, title: str = "",
   if projected:
     axes.set_xlabel("PC 1")
     axes.set_ylabel("PC 2")
+  elif axis_names:
+    axes.set_xlabel(axis_names[0])
+    axes.set_ylabel(axis_names[1])
   else:
     axes.set_xlabel("z[0]")
     axes.set_ylabel("z[1]" if dims >= 2 else "(1-D codes: 0)")
@@ -239,6 +243,19 @@ def draw_scatter(codes, labels=None, title: str = "",
                 bbox_to_anchor=(1.02, 1.0), fontsize=8, title_fontsize=8, frameon=False,
                 borderaxespad=0.0)
   return figure
+
+
+def render_with_axes(figure: Figure):
+  """(uint8 RGB image, (x_min, x_max, y_min, y_max), (left, top, right, bottom)): the
+  figure drawn, its first axes' data limits and where those axes lie in the image's
+  pixels (to turn a click on the image back into data coordinates)."""
+  figure.canvas.draw()
+  image = np.asarray(figure.canvas.buffer_rgba())[..., :3].copy()
+  axes = figure.axes[0]
+  x0, y0, x1, y1 = axes.get_window_extent().extents   # display pixels, origin bottom-left
+  height = image.shape[0]
+  box = (int(round(x0)), int(round(height - y1)), int(round(x1)), int(round(height - y0)))
+  return image, (*axes.get_xlim(), *axes.get_ylim()), box
 
 
 def save_scatter(codes, labels, path: str, title: str = "",

@@ -3,6 +3,7 @@
   aae-train     (python -m aae_tf.train)     train_main
   aae-export    (python export/export_model.py)  export_main
   aae-evaluate  (python -m aae_tf.evaluate)  evaluate_main
+  aae-explore   (python -m aae_tf.explore)   explore_main
 
 Every field of `aae_tf.config.Config` is a training flag of the same name whose default
 is "take it from the preset", so `--preset=seed2_mnist --latent_dim=4` works, a
@@ -198,9 +199,6 @@ def _define_evaluate_flags() -> None:
   """Replaces the training flags with the evaluation's own: a training flag given to
   `aae-evaluate` is refused as unknown, not silently ignored."""
   from aae_tf import evaluate, metrics  # deferred: TensorFlow
-  for name in ["preset", *_OTHER_FLAGS, *(f.name for f in _config_flag_fields())]:
-    if name in FLAGS:
-      delattr(FLAGS, name)
   definitions = [
       ("string", "export_dir", None, "Directory with encoder/<version>/ and decoder/<version>/."),
       ("integer", "version", None, "Version to evaluate (default: the newest)."),
@@ -224,8 +222,7 @@ def _define_evaluate_flags() -> None:
       ("integer", "classifier_epochs", 2, "Epochs of the independent digit classifier "
        "behind style_accuracy_pct (0: skip it)."),
   ]
-  for kind, name, default, help_text in definitions:
-    getattr(flags, f"DEFINE_{kind}")(name, default, help_text)
+  _replace_train_flags(definitions)
 
 
 def evaluate_main(argv) -> None:
@@ -258,6 +255,59 @@ def console_evaluate() -> None:
   """`aae-evaluate` / `python -m aae_tf.evaluate`."""
   _define_evaluate_flags()
   app.run(evaluate_main)
+
+
+def _replace_train_flags(definitions) -> None:
+  """Replaces the training flags with a command's own: a training flag given to that
+  command is refused as unknown, not silently ignored."""
+  for name in ["preset", *_OTHER_FLAGS, *(f.name for f in _config_flag_fields())]:
+    if name in FLAGS:
+      delattr(FLAGS, name)
+  for kind, name, default, help_text in definitions:
+    getattr(flags, f"DEFINE_{kind}")(name, default, help_text)
+
+
+def _define_explore_flags() -> None:
+  _replace_train_flags([
+      ("string", "export_dir", None, "Directory with encoder/<version>/ and decoder/<version>/."),
+      ("integer", "version", None, "Version to explore (default: the newest)."),
+      ("string", "data", None, "Data whose test split is shown, as aae-train's --dataset "
+       "(default: the model's own)."),
+      ("string", "data_dir", None, "Where that data are (default: the training config's)."),
+      ("string", "host", "127.0.0.1", "Interface to serve on (default: this machine only)."),
+      ("integer", "port", 7860, "Port to serve on."),
+      ("bool", "projector", False, "Write the test split's codes for TensorBoard's "
+       "projector into --logdir and exit, instead of serving the page."),
+      ("string", "logdir", None, "With --projector: where (default: EXPORT_DIR/projector)."),
+  ])
+
+
+def explore_main(argv) -> None:
+  if len(argv) > 1:
+    _fail(ValueError(f"unexpected arguments {argv[1:]}; all options are --flags"))
+  from aae_tf import explore  # deferred: TensorFlow
+  from aae_tf.exported import EvaluationError
+  try:
+    if not FLAGS.projector:
+      explore.import_gradio()       # before the slow part: one line if it is missing
+    if not FLAGS.export_dir:
+      raise errors.ExportError("--export_dir is required: the export to explore")
+    explorer = explore.load(FLAGS.export_dir, FLAGS.version, FLAGS.data, FLAGS.data_dir,
+                            log=lambda message: print(message, file=sys.stderr))
+    if FLAGS.projector:
+      logdir = FLAGS.logdir or os.path.join(FLAGS.export_dir, "projector")
+      path = explore.write_projector(explorer, logdir)
+      print(f"wrote {path}; see it with: tensorboard --logdir {logdir}")
+      return
+  except (ImportError, ValueError, OSError, errors.ExportError, EvaluationError) as e:
+    _fail(e)
+  explore.serve(explorer, FLAGS.host, FLAGS.port)
+
+
+def console_explore() -> None:
+  """`aae-explore` / `python -m aae_tf.explore`."""
+  _define_explore_flags()
+  app.run(explore_main)
 
 
 #: What `aae-train --help` shows: the flags a first run needs.

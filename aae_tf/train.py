@@ -136,6 +136,11 @@ def run(config: config_lib.Config, workdir: str,
     final = drawer.write(workdir, step, "final")
     log(f"final figures: {final['samples']}, {final['latent']}")
     writer.flush()
+    try:
+      drawer.write_projector(os.path.join(workdir, "tensorboard"))
+    except OSError as e:
+      raise checkpoints.write_failed("the projector's files", workdir, e) from None
+    log(f"projector: the test codes for TensorBoard (tensorboard --logdir {workdir})")
   if chief and config.runtime.export_dir:
     paths = export.export_from_workdir(workdir, config.runtime.export_dir,
                                        skip_existing=True)

@@ -1,0 +1,196 @@
+"""Drives `aae-explore` in headless Chromium as a user would; the browser test's steps,
+and the README's screenshots and interaction timings.
+
+    python scripts/explorer_screenshots.py --export_dir=E [--data_dir=D] [--data=NAME] \
+        [--name=quickstart] [--out=docs/figures]
+
+Starts the explorer on a free port, opens it in Debian's Chromium through Playwright
+(Playwright's own browser download is not needed), clicks the map, moves a slider,
+draws a stroke, uploads an image of the wrong size, and reports what each step showed
+and how long it took (time to first page; each interaction from the browser's event to
+the updated output). With --out, a screenshot of each tab is written there as
+explore_<name>_<tab>.png.
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Dict, Iterator, List, Optional
+
+import numpy as np
+from PIL import Image
+
+CHROMIUM = os.environ.get("AAE_TF_CHROMIUM", "/usr/bin/chromium")
+# As root the sandbox must be off; the rest keeps Chromium off the (closed) network.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+START_TIMEOUT_S = 120
+STEP_TIMEOUT_MS = 30_000
+
+
+def free_port() -> int:
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def explorer_server(args: List[str], env: Optional[Dict[str, str]] = None,
+                    python: str = sys.executable) -> Iterator[dict]:
+  """Runs `python -m aae_tf.explore ARGS --port=P`; yields {url, listen_s, log} once it
+  says where it listens; stops it at the end."""
+  port = free_port()
+  log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
+  start = time.perf_counter()
+  proc = subprocess.Popen([python, "-m", "aae_tf.explore", *args, f"--port={port}"],
+                          stdout=log, stderr=subprocess.STDOUT, env=env,
+                          stdin=subprocess.DEVNULL, start_new_session=True)
+  try:
+    while True:
+      text = open(log.name).read()
+      if "listening on" in text:
+        break
+      if proc.poll() is not None or time.perf_counter() - start > START_TIMEOUT_S:
+        raise RuntimeError(f"aae-explore did not start (exit {proc.poll()}):\n{text[-3000:]}")
+      time.sleep(0.1)
+    yield {"url": f"http://127.0.0.1:{port}/", "listen_s": time.perf_counter() - start,
+           "started": start, "log": log.name}
+  finally:
+    proc.terminate()
+    try:
+      proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+      proc.kill()
+    os.unlink(log.name)
+
+
+def _src(page, selector: str) -> Optional[str]:
+  locator = page.locator(f"{selector} img")
+  return locator.first.get_attribute("src") if locator.count() else None
+
+
+def _wait_for_new_src(page, selector: str, old: Optional[str]) -> float:
+  """Milliseconds until the image in `selector` shows a source other than `old`."""
+  start = time.perf_counter()
+  page.wait_for_function(
+      """([selector, old]) => {
+           const img = document.querySelector(selector + ' img');
+           return img && img.getAttribute('src') && img.getAttribute('src') !== old;
+         }""", arg=[selector, old], timeout=STEP_TIMEOUT_MS)
+  return 1000 * (time.perf_counter() - start)
+
+
+def _click_in(page, selector: str, fx: float, fy: float) -> None:
+  box = page.locator(f"{selector} img").first.bounding_box()
+  page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+
+
+def drive(url: str, out: Optional[str] = None, name: str = "export",
+          started: Optional[float] = None) -> dict:
+  """Every step of the test on the page at `url`; returns what was seen and timings."""
+  from playwright.sync_api import sync_playwright  # pylint: disable=g-import-not-at-top
+  seen: Dict[str, object] = {}
+  with sync_playwright() as p:
+    browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.goto(url)
+    page.wait_for_selector("text=aae_tf explorer", timeout=STEP_TIMEOUT_MS)
+    if started is not None:
+      seen["first_page_s"] = time.perf_counter() - started
+
+    # The map: two clicks decode two different points.
+    if page.locator("#map img").count():
+      _click_in(page, "#map", 0.45, 0.45)
+      seen["map_first_ms"] = _wait_for_new_src(page, "#map-decoded", None)
+      first = _src(page, "#map-decoded")
+      _click_in(page, "#map", 0.7, 0.3)
+      seen["map_click_ms"] = _wait_for_new_src(page, "#map-decoded", first)
+      seen["map_decoded_changed"] = _src(page, "#map-decoded") != first
+      page.locator("#manifold").click()
+      seen["manifold_ms"] = _wait_for_new_src(page, "#manifold-image", None)
+    else:
+      seen["map_message"] = page.locator("#map-message").inner_text()
+    _screenshot(page, out, name, "map")
+
+    # Sample and steer: a slider moves the decoded image.
+    page.get_by_role("tab", name="Sample and steer").click()
+    number = page.locator("#slider-0 input[type=number]")
+    number.fill("1.5")
+    number.press("Enter")
+    seen["steer_first_ms"] = _wait_for_new_src(page, "#steer-decoded", None)
+    before = _src(page, "#steer-decoded")
+    number.fill("-1.5")
+    number.press("Enter")
+    seen["steer_ms"] = _wait_for_new_src(page, "#steer-decoded", before)
+    seen["steer_code"] = page.locator("#steer-code").inner_text()
+    _screenshot(page, out, name, "steer")
+
+    # Your image: a stroke on the canvas, then an image of the wrong size.
+    page.get_by_role("tab", name="Your image").click()
+    canvas = page.locator("#sketch canvas").first
+    canvas.wait_for(timeout=STEP_TIMEOUT_MS)
+    page.locator("#sketch button[aria-label=Brush]").click()
+    box = canvas.bounding_box()
+    # A vertical stroke through the middle of the (centred) drawing area: a "1".
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(cx, cy - 90)
+    page.mouse.down()
+    for i in range(1, 13):
+      page.mouse.move(cx + 3 * (i % 2), cy - 90 + 15 * i, steps=2)
+    page.mouse.up()
+    page.locator("#analyse-drawing").click()
+    seen["drawing_ms"] = _wait_for_new_src(page, "#image-reconstruction", None)
+    seen["probabilities"] = (page.locator("#image-probabilities").inner_text()
+                             if page.locator("#image-probabilities").is_visible() else "")
+    seen["code"] = page.locator("#image-code").inner_text()
+    _screenshot(page, out, name, "image")
+
+    wrong = os.path.join(tempfile.mkdtemp(), "wrong_size.png")
+    Image.fromarray(np.zeros((31, 45), np.uint8)).save(wrong)
+    page.locator("#upload input[type=file]").set_input_files(wrong)
+    page.wait_for_function(
+        "() => /pixels; the model reads/.test("
+        "document.querySelector('#image-message')?.innerText || '')",
+        timeout=STEP_TIMEOUT_MS)
+    seen["wrong_size_message"] = page.locator("#image-message").inner_text()
+    browser.close()
+  return seen
+
+
+def _screenshot(page, out: Optional[str], name: str, tab: str) -> None:
+  if out:
+    os.makedirs(out, exist_ok=True)
+    page.wait_for_timeout(300)   # the last image's fade-in
+    page.screenshot(path=os.path.join(out, f"explore_{name}_{tab}.png"), full_page=True)
+
+
+def main(argv=None) -> int:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--export_dir", required=True)
+  parser.add_argument("--data_dir")
+  parser.add_argument("--data")
+  parser.add_argument("--name", default="export")
+  parser.add_argument("--out")
+  args = parser.parse_args(argv)
+  flags = [f"--export_dir={args.export_dir}"]
+  flags += [f"--data_dir={args.data_dir}"] if args.data_dir else []
+  flags += [f"--data={args.data}"] if args.data else []
+  with explorer_server(flags) as server:
+    seen = drive(server["url"], args.out, args.name, server["started"])
+    seen["listen_s"] = server["listen_s"]
+    timings = [line for line in open(server["log"]) if re.search(r": [0-9.]+ ms$", line)]
+  seen["server_ms"] = [line.strip() for line in timings]
+  print(json.dumps(seen, indent=2, default=str))
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
