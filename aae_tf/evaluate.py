@@ -23,6 +23,10 @@ Metrics (keys of the JSON):
                                       independent MLP trained here (its own test acc.).
 """
 
+if __name__ == "__main__":  # the program itself: TensorFlow's start-up lines held back
+  from aae_tf import startup
+  startup.import_tensorflow_quietly()
+
 import json
 import math
 import os
@@ -39,6 +43,7 @@ from aae_tf import export
 from aae_tf import figures
 from aae_tf import metrics
 from aae_tf import report
+from aae_tf import workdir as workdir_lib
 from aae_tf.exported import (EvaluationError, Exported, class_grid, draw_samples,
                              encode, load_exported, reconstruct)
 
@@ -253,6 +258,7 @@ def run(output: str, *, export_dir: Optional[str] = None, workdir: Optional[str]
   tmp = None
   try:
     if not export_dir:
+      workdir_lib.ensure_not_training(workdir)
       tmp = tempfile.mkdtemp(prefix="aae_eval_export_")
       export_dir = tmp
       export.export_from_workdir(workdir, tmp, version=1, checkpoint=checkpoint)

@@ -11,6 +11,10 @@ optional extra (`pip install 'aae_tf[explore]'`).
 Bad input is a message in the page (`ExplorerInputError`), never a stack trace.
 """
 
+if __name__ == "__main__":  # the program itself: TensorFlow's start-up lines held back
+  from aae_tf import startup
+  startup.import_tensorflow_quietly()
+
 import functools
 import os
 import time

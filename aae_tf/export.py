@@ -297,12 +297,21 @@ def _verify(module_dir: str, in_memory: tf.Module, probes: Dict[str, dict]) -> N
                           "differs from the trained model; the export was not installed")
 
 
+def _current_umask() -> int:
+  mask = os.umask(0o022)
+  os.umask(mask)
+  return mask
+
+
 def _save_verified(module: tf.Module, target: str, probes) -> str:
   """Saves into a hidden temporary sibling of `target` and verifies it; returns it."""
   parent = os.path.dirname(target)
   os.makedirs(parent, exist_ok=True)
   tmp = tempfile.mkdtemp(prefix=".tmp-", dir=parent)  # hidden: TF Serving ignores it
   try:
+    # mkdtemp makes it 0700 whatever the umask; the version directory is renamed from it,
+    # and a server under another account must read it as it reads the files inside.
+    os.chmod(tmp, 0o777 & ~_current_umask())
     tf.saved_model.save(module, tmp, signatures=module.signatures())
     _verify(tmp, module, probes)
   except BaseException:

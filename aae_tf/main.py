@@ -23,6 +23,7 @@ from absl import logging
 from aae_tf import config as config_lib
 from aae_tf import configs
 from aae_tf import errors
+from aae_tf import startup
 
 FLAGS = flags.FLAGS
 
@@ -144,7 +145,8 @@ def train_main(argv) -> None:
     width = max(map(len, configs.names()))
     print("\n".join(f"{name:<{width}}  {configs.describe(name)}" for name in configs.names()))
     return
-  from aae_tf import validate  # deferred: --list_presets and --help stay instant
+  startup.import_tensorflow_quietly()   # only now: --list_presets and --help stay instant
+  from aae_tf import validate
   if FLAGS.print_config:
     try:
       config = config_from_flags()
@@ -183,12 +185,14 @@ def export_main(argv) -> None:
   if len(argv) > 1:
     _fail(ValueError(f"unexpected arguments {argv[1:]}; all options are --flags"))
   from aae_tf import export
+  from aae_tf import workdir as workdir_lib
   try:
     if not FLAGS.workdir or not FLAGS.export_dir:
       raise export.ExportError("--workdir (a training run) and --export_dir are required")
+    workdir_lib.ensure_not_training(FLAGS.workdir)
     paths = export.export_from_workdir(FLAGS.workdir, FLAGS.export_dir, FLAGS.version,
                                        checkpoint=FLAGS.checkpoint)
-  except (export.ExportError, ValueError) as e:
+  except (export.ExportError, ValueError, OSError) as e:
     _fail(e)
   for name, path in paths.items():
     logging.info("exported %s: %s", name, path)
@@ -253,6 +257,7 @@ def evaluate_main(argv) -> None:
 
 def console_evaluate() -> None:
   """`aae-evaluate` / `python -m aae_tf.evaluate`."""
+  startup.import_tensorflow_quietly()
   _define_evaluate_flags()
   app.run(evaluate_main)
 
@@ -306,6 +311,7 @@ def explore_main(argv) -> None:
 
 def console_explore() -> None:
   """`aae-explore` / `python -m aae_tf.explore`."""
+  startup.import_tensorflow_quietly()
   _define_explore_flags()
   app.run(explore_main)
 
@@ -371,6 +377,7 @@ def console_main() -> None:
 
 def console_export() -> None:
   """`aae-export` / `python export/export_model.py`."""
+  startup.import_tensorflow_quietly()
   app.run(export_main)
 
 

@@ -11,6 +11,11 @@ actions (`controller`), the workdir's files (`workdir`), checkpoints (`checkpoin
 figures (`training_figures`) and the export (`export`).
 """
 
+if __name__ == "__main__":  # the program itself: TensorFlow's start-up lines held back
+  from aae_tf import startup
+  startup.import_tensorflow_quietly()
+
+import contextlib
 import math
 import os
 from typing import Callable, Dict, Optional
@@ -95,6 +100,14 @@ def run(config: config_lib.Config, workdir: str,
   log("precision: %s (%s)" % precision.resolve(config.runtime.precision))
   # Only now, with every check passed, does the run create its workdir.
   workdir_lib.check_workdir(workdir)
+  with (workdir_lib.exclusive(workdir) if chief else contextlib.nullcontext()):
+    return _run_locked(config, workdir, strategy, splits, chief, log)
+
+
+def _run_locked(config, workdir, strategy, splits, chief, log) -> Dict[str, float]:
+  """`run` once the workdir is this run's alone (the chief holds its lock)."""
+  # Checked again under the lock: a run that finished in between changed what resumes.
+  workdir_lib.check_resume(config, workdir)
   steps_per_epoch = len(splits.train.labels) // config.training.batch_size
   total_steps = config.runtime.train_steps or int(
       math.ceil(config.runtime.epochs * steps_per_epoch))

@@ -262,6 +262,22 @@ def test_explicit_version(run, tmp_path):
     assert json.load(f)["training_step"] == run.step   # the version is only a label
 
 
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o755), (0o077, 0o700), (0o002, 0o775)])
+def test_version_directories_follow_the_umask(run, tmp_path, umask, mode):
+  """Another account (TF Serving's) reads an export as the umask allows, directories
+  included (they are renamed from a temporary directory mkdtemp makes 0700)."""
+  old = os.umask(umask)
+  try:
+    paths = export.export_from_workdir(run.workdir, str(tmp_path / "E"), version=3)
+  finally:
+    os.umask(old)
+  for path in paths.values():
+    assert os.stat(path).st_mode & 0o777 == mode, oct(os.stat(path).st_mode)
+    if mode & 0o005:   # what others may read, they can reach (TensorFlow makes the inside)
+      for directory, _, _ in os.walk(path):
+        assert os.stat(directory).st_mode & 0o005 == 0o005, directory
+
+
 def test_no_temporary_directories_left(run):
   # Also after the failed re-exports above (when run in file order).
   for name in ("encoder", "decoder"):

@@ -90,7 +90,7 @@ def test_folder_classes_grey_auto(tmp_path):
                        logger=lambda _: None)
   assert splits.shape == (10, 12, 1)            # H, W from the files; grey kept grey
   assert splits.class_names == ("a", "b")
-  assert "(grayscale)" in splits.source
+  assert "(grayscale" in splits.source
 
 
 def test_folder_rgb_files_with_grey_content_stay_grey_and_colour_is_kept(tmp_path):
@@ -174,3 +174,24 @@ def test_load_for_config_passes_every_data_field(tmp_path):
                                         color="rgb", validation_size=3)
   splits = data.load_for_config(config, logger=lambda _: None)
   assert splits.shape == (5, 7, 3) and len(splits.validation.labels) == 3
+
+
+def test_folder_images_keep_their_content_whatever_their_mode(tmp_path):
+  """16-bit PNGs are scaled by their depth (not clipped to 0/255); ink saved in the alpha
+  channel on a transparent page (drawing tools) is the image; the log names the modes."""
+  from PIL import Image
+  from aae_tf.sources import folder
+  root = tmp_path / "modes"
+  for k in ("a", "b"):
+    (root / k).mkdir(parents=True)
+  ramp16 = (np.arange(64, dtype=np.uint16).reshape(8, 8) * 1000)      # 0..63000
+  Image.fromarray(ramp16).save(root / "a" / "sixteen.png")
+  ink = np.zeros((8, 8, 4), np.uint8)
+  ink[2:6, 3:5, 3] = 200                                              # black, alpha 200
+  Image.fromarray(ink, "RGBA").save(root / "b" / "alpha_ink.png")
+  raw = folder.load(str(root), color="grayscale")
+  sixteen, alpha_ink = raw.train_images[0, ..., 0], raw.train_images[1, ..., 0]
+  np.testing.assert_array_equal(sixteen, np.round(ramp16 / 65535 * 255).astype(np.uint8))
+  assert len(np.unique(sixteen)) > 50                                 # not {0, 255}
+  assert alpha_ink[3, 3] == 200 and alpha_ink[0, 0] == 0              # the strokes, not blank
+  assert "1 grey 16-bit" in raw.source and "1 RGB with alpha" in raw.source

@@ -20,6 +20,11 @@ from aae_tf.errors import DataError
 from aae_tf.sources import common
 
 EXTENSIONS = (".png", ".jpg", ".jpeg")
+# How the log names Pillow's image modes.
+_MODE_NAMES = {"L": "grey 8-bit", "RGB": "RGB 8-bit", "RGBA": "RGB with alpha",
+               "LA": "grey with alpha", "P": "palette", "PA": "palette with alpha",
+               "I;16": "grey 16-bit", "I;16B": "grey 16-bit", "I": "grey 32-bit",
+               "F": "grey float", "1": "1-bit", "CMYK": "CMYK"}
 COLORS = ("auto", "grayscale", "rgb")
 
 
@@ -53,17 +58,52 @@ def _scan(directory: str) -> Tuple[List[Tuple[str, int]], Tuple[str, ...], int]:
   return files, tuple(classes), skipped
 
 
-def _read(path: str, color: str, image_size: Optional[Sequence[int]]):
+def _pixels(image) -> np.ndarray:
+  """uint8 [H, W, C] of a decoded image whatever its mode: 16-bit and 32-bit integer
+  images are scaled by their bit depth (not clipped), float images from [0, 1], and
+  transparency composited (see `_composite`)."""
+  mode = image.mode
+  if mode in ("I;16", "I;16B", "I;16L", "I;16N") or (mode == "I" and image.getextrema()[1] > 255):
+    bits = 16 if mode.startswith("I;16") or image.getextrema()[1] <= 65535 else 32
+    array = np.asarray(image, np.float64) / (2 ** bits - 1)
+    return np.round(255 * np.clip(array, 0, 1)).astype(np.uint8)[..., None]
+  if mode == "F":
+    return np.round(255 * np.clip(np.asarray(image, np.float64), 0, 1)).astype(np.uint8)[..., None]
+  if mode == "P" and "transparency" in image.info or mode in ("PA", "LA", "La", "RGBa"):
+    image = image.convert("RGBA")
+  if image.mode == "RGBA":
+    return _composite(np.asarray(image, np.uint8))
+  array = np.asarray(image.convert("RGB" if image.mode not in ("L", "1", "I") else "L"),
+                     np.uint8)
+  return array if array.ndim == 3 else array[..., None]
+
+
+def _composite(rgba: np.ndarray) -> np.ndarray:
+  """RGBA -> RGB. Where the colour is one and the same everywhere and only the alpha
+  varies (a pen's strokes saved on a transparent page, as drawing tools do), the image is
+  in the alpha: it becomes the grey value. Otherwise the colour is composited over
+  black, so transparent parts are dark, as the digits' backgrounds are."""
+  colour = rgba[..., :3].astype(np.float64)
+  alpha = rgba[..., 3:].astype(np.float64) / 255.0
+  painted = colour.reshape(-1, 3)[alpha.reshape(-1) > 0]
+  if np.ptp(alpha) > 0 and (not len(painted) or np.ptp(painted, axis=0).max() <= 2):
+    return np.repeat(np.round(255 * alpha).astype(np.uint8), 3, axis=-1)
+  return np.round(colour * alpha).astype(np.uint8)
+
+
+def _read(path: str, color: str, image_size: Optional[Sequence[int]], modes: Dict[str, int]):
   from PIL import Image, UnidentifiedImageError  # pylint: disable=import-outside-toplevel
   try:
     with Image.open(path) as image:
       image.load()
-      mode = "L" if color == "grayscale" else "RGB"
-      converted = image.convert(mode)
-  except (OSError, UnidentifiedImageError, ValueError) as e:
+      modes[image.mode] = modes.get(image.mode, 0) + 1
+      array = _pixels(image)
+  except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as e:
     raise DataError(f"folder: {path} cannot be decoded as an image ({e})") from None
-  array = np.asarray(converted, np.uint8)
-  array = array if array.ndim == 3 else array[..., None]
+  if color == "grayscale" and array.shape[-1] == 3:   # Pillow's own luma, as before
+    array = np.asarray(Image.fromarray(array).convert("L"), np.uint8)[..., None]
+  elif color != "grayscale" and array.shape[-1] == 1:
+    array = np.repeat(array, 3, axis=-1)
   return common.resize(array, image_size) if image_size else array
 
 
@@ -71,10 +111,10 @@ def _is_grey(images: np.ndarray) -> bool:
   return bool(np.all(images[..., 0] == images[..., 1]) and np.all(images[..., 1] == images[..., 2]))
 
 
-def _stack(files, color, image_size, root) -> np.ndarray:
+def _stack(files, color, image_size, root, modes) -> np.ndarray:
   arrays = []
   for path, _ in files:
-    array = _read(path, color, image_size)
+    array = _read(path, color, image_size, modes)
     if arrays and array.shape != arrays[0].shape:
       raise DataError(f"folder:{root}: {path} is {array.shape[1]}x{array.shape[0]} but "
                       f"{files[0][0]} is {arrays[0].shape[1]}x{arrays[0].shape[0]}; pass "
@@ -108,11 +148,12 @@ def load(path: str, color: str = "auto",
     if not test_files:
       raise DataError(f"folder:{path}/test: no images found")
   # "auto" reads RGB and keeps one channel if no pixel of any image has colour.
-  train = _stack(files, color, image_size, path)
+  modes: Dict[str, int] = {}
+  train = _stack(files, color, image_size, path, modes)
   labels = np.array([label for _, label in files], np.int32) if names else None
   test = test_labels = None
   if "test" in scans:
-    test = _stack(scans["test"][0], color, image_size, path)
+    test = _stack(scans["test"][0], color, image_size, path, modes)
     if test.shape[1:] != train.shape[1:]:
       raise DataError(f"folder:{path}: test images are {test.shape[1:]} but train images "
                       f"{train.shape[1:]}; pass --image_size=H,W")
@@ -123,5 +164,7 @@ def load(path: str, color: str = "auto",
     if grey:
       train, test = train[..., :1], (None if test is None else test[..., :1])
   note = f", {skipped} non-image files skipped" if skipped else ""
+  note += " from " + ", ".join(f"{count} {_MODE_NAMES.get(mode, mode)}"
+                                  for mode, count in sorted(modes.items()))
   return common.RawData(train, labels, test, test_labels,
                         f"image folder {path} ({color}{note})", names or None)

@@ -1,0 +1,93 @@
+"""One workdir, one run: while a training run holds its workdir, a second training, an
+export and an evaluation of that workdir are refused with one line; a run that dies
+releases it."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from aae_tf import configs
+from aae_tf import errors
+from aae_tf import train
+from aae_tf import workdir as workdir_lib
+from tests import helpers
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+  root = tmp_path_factory.mktemp("lock")
+  data_dir = helpers.write_synthetic_mnist(root / "data")
+  workdir = root / "work"
+  config = configs.get("smoke").replace(data_dir=data_dir, validation_size=10)
+  train.run(config, str(workdir), log=lambda _: None)
+  return root, data_dir, workdir
+
+
+def _one_line_refusal(proc, *fragments):
+  assert proc.returncode == 2, helpers.describe(proc)
+  lines = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
+  assert len(lines) == 1, helpers.describe(proc)
+  for fragment in fragments:
+    assert fragment in lines[0], helpers.describe(proc)
+
+
+def test_a_held_workdir_refuses_training_export_and_evaluation(trained):
+  root, data_dir, workdir = trained
+  before = helpers.tree_snapshot(workdir)
+  env = helpers.hermetic_env(root / "cache")
+  with workdir_lib.exclusive(str(workdir)):
+    again = helpers.run_module(
+        ["-m", "aae_tf.train", "--preset=smoke", f"--data_dir={data_dir}",
+         "--validation_size=10", "--train_steps=9", f"--workdir={workdir}"], env=env)
+    exported = helpers.run_module(
+        ["export/export_model.py", f"--workdir={workdir}",
+         f"--export_dir={root / 'E'}"], env=env,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    evaluated = helpers.run_module(
+        ["-m", "aae_tf.evaluate", f"--workdir={workdir}", f"--output={root / 'e.json'}",
+         f"--data_dir={data_dir}"], env=env)
+    in_process = pytest.raises(errors.ConfigError, match="in use by another aae-train")
+    with in_process:
+      workdir_lib.ensure_not_training(str(workdir))
+  _one_line_refusal(again, f"--workdir={workdir} is in use", f"pid {os.getpid()}")
+  _one_line_refusal(exported, "is in use")
+  _one_line_refusal(evaluated, "is in use")
+  assert not os.path.exists(root / "E") and not os.path.exists(root / "e.json")
+  after = helpers.tree_snapshot(workdir)
+  after.pop(workdir_lib.LOCK_FILE, None)
+  before.pop(workdir_lib.LOCK_FILE, None)
+  assert after == before          # the refused run wrote nothing, logged no step
+
+
+def test_a_run_killed_hard_releases_its_workdir(trained, tmp_path):
+  workdir = tmp_path / "work"
+  workdir.mkdir()
+  holder = subprocess.Popen(
+      [sys.executable, "-c", "import sys, time; sys.path.insert(0, sys.argv[2]);"
+       "from aae_tf import workdir as w\nwith w.exclusive(sys.argv[1]):\n"
+       "  print('held', flush=True); time.sleep(600)", str(workdir),
+       os.path.dirname(os.path.dirname(os.path.abspath(__file__)))],
+      stdout=subprocess.PIPE, text=True)
+  assert holder.stdout.readline().strip() == "held"
+  with pytest.raises(errors.ConfigError, match="in use"):
+    workdir_lib.ensure_not_training(str(workdir))
+  holder.send_signal(signal.SIGKILL)
+  holder.wait(timeout=10)
+  workdir_lib.ensure_not_training(str(workdir))       # free again
+  with workdir_lib.exclusive(str(workdir)):
+    pass
+
+
+def test_a_refusal_is_one_line_with_no_tensorflow_start_up_before_it(tmp_path):
+  args = ["-m", "aae_tf.train", "--preset=smoke", "--latent_dim=0", f"--workdir={tmp_path}"]
+  proc = helpers.run_module(args, env=helpers.hermetic_env())
+  assert proc.returncode == 2, helpers.describe(proc)
+  assert proc.stderr.strip().splitlines() == [
+      "error: --latent_dim must be a positive integer, got 0"], helpers.describe(proc)
+  # --verbosity shows TensorFlow's own lines again.
+  loud = helpers.run_module(args + ["--verbosity=1"], env=helpers.hermetic_env())
+  assert len(loud.stderr.strip().splitlines()) > 1, helpers.describe(loud)
