@@ -110,7 +110,10 @@ def resolve(workdir: str, choice: str = "best") -> Tuple[str, dict]:
   if choice == "best":
     record = read_best(workdir)
     if record and record["step"] in found:
-      return found[record["step"]], {
+      # The best directory's own copy first: the rolling one of the same step may be
+      # the damaged one (the caller falls back to the rolling copies in turn).
+      kept = _prefixes_in(best_directory(workdir)).get(record["step"], found[record["step"]])
+      return kept, {
           "choice": "best", "step": int(record["step"]), "metric": record.get("metric"),
           "value": record.get("value")}
     choice = "latest"

@@ -195,6 +195,12 @@ def _image_tab(gr, explorer, log):
                             elem_id="sketch")
       upload = gr.Image(type="numpy", image_mode=None, label="or upload", elem_id="upload",
                         sources=["upload", "clipboard"])
+      if explorer.needs_the_class:
+        names = explorer.category_names()
+        own_class = gr.Dropdown(names, value=names[0], elem_id="image-class",
+                                label="its class (this decoder rebuilds an image as a class)")
+      else:
+        own_class = gr.State(None)
       analyse_drawing = gr.Button("Analyse the drawing", elem_id="analyse-drawing")
       analyse_upload = gr.Button("Analyse the upload", elem_id="analyse-upload")
     with gr.Column():
@@ -214,10 +220,11 @@ def _image_tab(gr, explorer, log):
                            elem_id="image-cluster-members")
   outputs = [seen, reconstruction, code, probabilities, style, cluster, head, members]
 
-  def analyse(image):
+  def analyse(image, choice=None):
     if image is None:
       raise explorer_lib.ExplorerInputError("draw or upload an image first")
-    found = explorer.analyse(image)
+    label = explorer.category_names().index(choice) if choice is not None else None
+    found = explorer.analyse(image, label)
     z = ", ".join(f"{v:.2f}" for v in found["z"])
     cluster_text = (f"cluster {found['cluster']} ({found['cluster_size']} of the map's test "
                     "images)" if "cluster" in found else "")
@@ -225,20 +232,22 @@ def _image_tab(gr, explorer, log):
             found.get("probabilities"), found.get("style_in_every_class"), cluster_text,
             found.get("cluster_head"), found.get("cluster_members"))
 
-  def analyse_sketch(value):
+  def analyse_sketch(value, choice=None):
     composite = None if value is None else value.get("composite")
     if composite is None or not np.any(np.asarray(composite)[..., -1]):
       raise explorer_lib.ExplorerInputError("draw on the canvas first")
-    return analyse(composite)
+    return analyse(composite, choice)
 
   analyse_sketch.__name__ = "analyse_drawing"
   guarded_sketch = _guarded(analyse_sketch, len(outputs) + 1, log)
-  analyse_drawing.click(guarded_sketch, inputs=[sketch], outputs=[*outputs, message])
-  sketch.change(guarded_sketch, inputs=[sketch], outputs=[*outputs, message],
+  analyse_drawing.click(guarded_sketch, inputs=[sketch, own_class],
+                        outputs=[*outputs, message])
+  sketch.change(guarded_sketch, inputs=[sketch, own_class], outputs=[*outputs, message],
                 trigger_mode="always_last", show_progress="hidden")
   guarded_upload = _guarded(analyse, len(outputs) + 1, log)
-  analyse_upload.click(guarded_upload, inputs=[upload], outputs=[*outputs, message])
-  upload.upload(guarded_upload, inputs=[upload], outputs=[*outputs, message])
+  analyse_upload.click(guarded_upload, inputs=[upload, own_class],
+                       outputs=[*outputs, message])
+  upload.upload(guarded_upload, inputs=[upload, own_class], outputs=[*outputs, message])
 
 
 def load(export_dir: str, version: Optional[int] = None, dataset: Optional[str] = None,

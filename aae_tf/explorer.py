@@ -328,11 +328,22 @@ class ExportExplorer:
       x = 1.0 - x      # dark ink on a bright page (paper, a drawing tool): the data are light on dark
     return (x * 255).round().astype(np.uint8)
 
-  def analyse(self, image: np.ndarray) -> Dict[str, object]:
-    """Everything the model says about one prepared example."""
+  @property
+  def needs_the_class(self) -> bool:
+    """The decoder reads the true class and no head predicts it (supervised): a user's
+    image is rebuilt as the class the user says it is."""
+    return self.spec.decoder_reads_true_label
+
+  def analyse(self, image: np.ndarray, label: Optional[int] = None) -> Dict[str, object]:
+    """Everything the model says about one example; `label` is its class where the
+    decoder needs it (`needs_the_class`; default 0)."""
     example = self.prepare(image)[None]
     codes = exported_lib.encode(self.exported, example)
-    recon, _ = exported_lib.reconstruct(self.exported, example, np.zeros(1, np.int32), codes)
+    label = 0 if label is None else int(label)
+    if not 0 <= label < self.num_categories:
+      raise ExplorerInputError(f"class {label} is not one of 0..{self.num_categories - 1}")
+    recon, _ = exported_lib.reconstruct(self.exported, example,
+                                        np.array([label], np.int32), codes)
     result = {"input": self.display(example[0]), "z": codes["z"][0],
               "reconstruction": self.display(recon[0])}
     if "label_probs" in codes:

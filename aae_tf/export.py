@@ -259,7 +259,7 @@ def restore_networks(workdir: str, config: config_lib.Config, checkpoint: str = 
   except (checkpoints.CheckpointChoiceError, checkpoints.CheckpointUnreadableError) as e:
     raise ExportError(str(e)) from None
   step = int(global_step.numpy())
-  if used != path:
+  if used != path and step != chosen["step"]:
     chosen = {"choice": "latest", "step": step,
               "note": f"the {chosen['choice']} checkpoint {path} could not be read"}
   return networks, step, chosen

@@ -321,6 +321,7 @@ KEY_FLAGS = ("preset", "workdir", "dataset", "data_dir", "epochs", "batch_size",
              "export_dir", "precision", "strategy")
 #: Flags of this module that are not config fields, and absl's own.
 _OTHER_FLAGS = ("workdir", "list_presets", "print_config", "version", "checkpoint")
+_EXPORT_ONLY_FLAGS = ("version", "checkpoint")
 
 
 def _preset_in(argv) -> str:
@@ -340,7 +341,8 @@ def help_text(argv, full: bool) -> str:
   config = configs.get(preset)     # ConfigError for an unknown preset
   fields = {f.name: f for _, f in config_lib.fields()}
   names = (list(KEY_FLAGS) if not full else
-           ["preset", *_OTHER_FLAGS] + [n for n in fields if n != "preset"
+           ["preset", *(n for n in _OTHER_FLAGS if n not in _EXPORT_ONLY_FLAGS)]
+           + [n for n in fields if n != "preset"
                                         and not config_lib.is_derived(fields[n])])
   lines = ["aae-train (python -m aae_tf.train): trains an Adversarial Autoencoder, resumes",
            "a run in --workdir, and exports its encoder and decoder as SavedModels.",
@@ -365,6 +367,9 @@ def help_text(argv, full: bool) -> str:
 
 def console_main() -> None:
   """`aae-train` / `python -m aae_tf.train`."""
+  for name in _EXPORT_ONLY_FLAGS:   # aae-train would accept and ignore them
+    if name in FLAGS:
+      delattr(FLAGS, name)
   asked = {arg.split("=", 1)[0] for arg in sys.argv[1:]}
   if asked & {"--help", "-h", "-?", "--helpshort", "--helpfull"}:
     try:
@@ -375,8 +380,21 @@ def console_main() -> None:
   app.run(train_main)
 
 
+def _define_export_flags() -> None:
+  _replace_train_flags([
+      ("string", "workdir", None, "The training run to export."),
+      ("string", "export_dir", None, "Where encoder/<version>/ and decoder/<version>/ go."),
+      ("integer", "version", None, "Version directory to write (default: the run's newest "
+       "step, or the --checkpoint step when one is given)."),
+      ("string", "checkpoint", "best", "Which checkpoint of --workdir: best (on the "
+       "validation metric; latest if none was kept) | latest | a step."),
+  ])
+
+
 def console_export() -> None:
-  """`aae-export` / `python export/export_model.py`."""
+  """`aae-export` / `python export/export_model.py`: only its own flags (a training
+  flag is refused, not silently ignored)."""
+  _define_export_flags()
   startup.import_tensorflow_quietly()
   app.run(export_main)
 

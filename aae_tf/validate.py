@@ -89,6 +89,18 @@ def validate(config: Config, num_replicas: int = 1) -> None:
       fail(f"--{name} must be positive, got {config.value(name)}")
   if config.model.prior in ("gaussian_mixture", "swiss_roll") and config.model.latent_dim != 2:
     fail(f"--prior={config.model.prior} is 2-D: set --latent_dim=2 (got {config.model.latent_dim})")
+  if not 0.0 <= config.training.momentum < 1.0:
+    fail(f"--momentum must be in [0, 1) (SGD momentum / Adam beta_1), got "
+         f"{config.training.momentum}")
+  adversarial = config.training.adversarial_momentum
+  if adversarial != -1.0 and not 0.0 <= adversarial < 1.0:
+    fail(f"--adversarial_momentum must be in [0, 1), or -1 (= --momentum), got {adversarial}")
+  decay = list(config.training.lr_decay_epochs)
+  if decay != sorted(set(decay)) or any(e < 0 for e in decay):
+    fail(f"--lr_decay_epochs must be increasing epochs >= 0, got {decay}")
+  for name in ("seed", "label_seed"):
+    if not 0 <= config.value(name) < 2**31:
+      fail(f"--{name} must be in [0, 2**31), got {config.value(name)}")
   if config.model.num_categories < 2:
     fail(f"--num_categories must be at least 2, got {config.model.num_categories}")
   if config.data.num_labels == 0 or config.data.num_labels < -1:
@@ -107,6 +119,9 @@ def validate(config: Config, num_replicas: int = 1) -> None:
     if head not in spec.heads:
       fail(f"--head_batch_norm={','.join(config.model.head_batch_norm)}: --variant="
            f"{config.model.variant} has no head {head!r} (its heads: {', '.join(spec.heads)})")
+  if spec.prior_takes_label and config.model.prior == "gaussian":
+    fail(f"--variant={config.model.variant} draws each class from its own prior component, "
+         "and --prior=gaussian has one: use --prior=gaussian_mixture or swiss_roll")
   if spec.prior_takes_label and config.model.prior != "gaussian" and (
       config.model.prior_components != config.model.num_categories):
     fail(f"--variant={config.model.variant} gives each class a prior component: set "
@@ -145,6 +160,9 @@ def fit_to_data(config: Config, splits) -> Config:
   that only the data can refute are refused here, before anything is built."""
   spec = variants.spec_for(config)
   if spec.labels != "none":
+    if splits.num_classes == 1:
+      fail(f"--variant={config.model.variant} trains on labels, but {splits.source} has "
+           "one class: give it at least two, or use an unsupervised preset")
     if not splits.num_classes:
       fail(f"--variant={config.model.variant} trains on labels, but {splits.source} has "
            "none; use labelled data (class subfolders, y_train, a ClassLabel feature) or an "

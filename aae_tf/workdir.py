@@ -11,7 +11,6 @@ import fcntl
 import json
 import os
 import tempfile
-import time
 
 from aae_tf import atomic
 from aae_tf import checkpoints
@@ -22,30 +21,24 @@ from aae_tf import validate
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
-LOCK_FILE = ".lock"
-
-
-def _in_use(workdir: str, holder: str) -> errors.ConfigError:
+def _in_use(workdir: str) -> errors.ConfigError:
   return errors.ConfigError(
-      f"--workdir={workdir} is in use by another aae-train ({holder or 'unknown'}); wait "
-      "for it to finish or stop it, or use another --workdir (one workdir holds one run)")
+      f"--workdir={workdir} is in use by another aae-train run; wait for it to finish or "
+      "stop it, or use another --workdir (one workdir holds one run)")
 
 
 @contextlib.contextmanager
 def exclusive(workdir: str):
-  """Holds the workdir's lock for a training run's life: a second run (or an export,
-  an evaluation of the workdir) is refused while it runs. The lock is the kernel's
-  (flock), so a run that dies, even by kill -9, releases it."""
-  path = os.path.join(workdir, LOCK_FILE)
-  handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+  """Holds the workdir for a training run's life: a second run (or an export, an
+  evaluation of the workdir) is refused while it runs. The lock is the kernel's flock on
+  the directory itself, so nothing in the workdir changes for it, and a run that dies,
+  even by kill -9, releases it."""
+  handle = os.open(workdir, os.O_RDONLY)
   try:
     try:
       fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-      with open(path) as f:
-        raise _in_use(workdir, f.read().strip()) from None
-    os.ftruncate(handle, 0)
-    os.write(handle, f"pid {os.getpid()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}".encode())
+      raise _in_use(workdir) from None
     yield
   finally:
     os.close(handle)   # releases the lock
@@ -54,16 +47,14 @@ def exclusive(workdir: str):
 def ensure_not_training(workdir: str) -> None:
   """Refuses (ConfigError) while a training run holds `workdir`: its checkpoints and
   config are being rewritten under the reader."""
-  path = os.path.join(workdir, LOCK_FILE)
-  if not os.path.exists(path):
+  if not os.path.isdir(workdir):
     return
-  handle = os.open(path, os.O_RDONLY)
+  handle = os.open(workdir, os.O_RDONLY)
   try:
     try:
       fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
-      with open(path) as f:
-        raise _in_use(workdir, f.read().strip()) from None
+      raise _in_use(workdir) from None
   finally:
     os.close(handle)
 

@@ -135,6 +135,9 @@ def drive(url: str, out: Optional[str] = None, name: str = "export",
 
     # Your image: a stroke on the canvas, then an image of the wrong size.
     page.get_by_role("tab", name="Your image").click()
+    if page.locator("#image-class").count():   # the decoder needs the class: a "1"
+      page.locator("#image-class input").click()
+      page.get_by_role("option", name="1", exact=True).click()
     canvas = page.locator("#sketch canvas").first
     canvas.wait_for(timeout=STEP_TIMEOUT_MS)
     page.locator("#sketch button[aria-label=Brush]").click()

@@ -94,3 +94,17 @@ def test_export_falls_back_from_a_damaged_best_and_says_so(run_copy, tmp_path, c
   assert "could not be read" in chosen["note"]
   with pytest.raises(export.ExportError, match="no readable checkpoint"):
     export.export_from_workdir(str(workdir), str(tmp_path / "e2"), checkpoint="6")
+
+
+@pytest.mark.parametrize("damaged", ["rolling", "best"])
+def test_the_best_step_is_exported_while_one_copy_of_it_reads(run_copy, tmp_path, damaged):
+  """The best step is kept twice (best/ and the rolling checkpoints): either copy being
+  damaged still exports that step, as the best."""
+  _, workdir = run_copy
+  best = checkpoints.read_best(str(workdir))
+  folder = workdir / "checkpoints" / ("best" if damaged == "best" else "")
+  _truncate(folder / f"ckpt-{best['step']}")
+  paths = export.export_from_workdir(str(workdir), str(tmp_path / "export"))
+  with open(os.path.join(paths["decoder"], "assets", export.CONFIG_ASSET)) as f:
+    chosen = json.load(f)["checkpoint"]
+  assert chosen["choice"] == "best" and chosen["step"] == best["step"], chosen

@@ -2,6 +2,7 @@
 change, and config.json files of every age."""
 
 import dataclasses
+import re
 import json
 
 import pytest
@@ -20,9 +21,16 @@ from aae_tf import validate
     (dict(posterior="flow"), "--posterior=flow"),
     (dict(reconstruction_scale="per_batch"), "--reconstruction_scale=per_batch"),
     (dict(precision="fp16"), "--precision=fp16"),
+    # Once accepted and trained (or dying later in a traceback):
+    (dict(optimizer="adam", momentum=1.5), "--momentum must be in [0, 1)"),
+    (dict(adversarial_momentum=-0.5), "--adversarial_momentum must be in [0, 1)"),
+    (dict(lr_decay_epochs=(50.0, 20.0)), "--lr_decay_epochs must be increasing"),
+    (dict(seed=2**64), "--seed must be in [0, 2**31)"),
+    (dict(label_seed=-5), "--label_seed must be in [0, 2**31)"),
+    (dict(variant="label_conditioned", num_labels=20), "--prior=gaussian has one"),
 ])
 def test_bad_values_are_named(changes, named):
-  with pytest.raises(config_lib.ConfigError, match=named.replace("(", r"\(")):
+  with pytest.raises(config_lib.ConfigError, match=re.escape(named)):
     validate.validate(configs.get("smoke").replace(**changes))
 
 

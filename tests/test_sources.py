@@ -195,3 +195,39 @@ def test_folder_images_keep_their_content_whatever_their_mode(tmp_path):
   assert len(np.unique(sixteen)) > 50                                 # not {0, 255}
   assert alpha_ink[3, 3] == 200 and alpha_ink[0, 0] == 0              # the strokes, not blank
   assert "1 grey 16-bit" in raw.source and "1 RGB with alpha" in raw.source
+
+
+def _terabyte_npz(path):
+  import io
+  import zipfile
+  header = io.BytesIO()
+  np.lib.format.write_array_header_1_0(
+      header, {"descr": "<f8", "fortran_order": False, "shape": (1 << 20, 1 << 20)})
+  with zipfile.ZipFile(path, "w") as archive:
+    archive.writestr("x_train.npy", header.getvalue())
+
+
+@pytest.mark.parametrize("write, message", [
+    (lambda p: np.save(p, np.zeros((3, 4))), "is a single .npy array"),
+    (lambda p: p.write_text("x_train,y_train\n1,2\n"), "is not an .npz archive"),
+    (_terabyte_npz, "declares [1048576, 1048576] float64"),
+    (lambda p: np.savez(p, x_train=np.array([{"a": 1}], dtype=object)), "Python objects"),
+    (lambda p: np.savez(p, x_train=np.zeros((4, 0, 28), np.uint8)), "every size > 0"),
+    (lambda p: np.savez(p, x_train=np.zeros((2, 8), np.uint8),
+                        y_train=np.array([0, 10**9])), "label 1000000000 is not a class id"),
+    (lambda p: np.savez(p, x_train=np.zeros((2, 8), np.uint8),
+                        y_train=np.array([0, 2**32 + 3])), "label 4294967299"),
+])
+def test_hostile_npz_files_are_refused_with_one_line_before_any_work(tmp_path, write, message):
+  """Each one once ended in a traceback, an abort inside oneDNN, exhausted memory, or a
+  label wrapped into a valid class (2**32 + 3 read as class 3)."""
+  from aae_tf import data
+  from aae_tf.errors import DataError
+  path = tmp_path / "hostile.npz"
+  write(path if message != "is a single .npy array" else tmp_path / "hostile.npy")
+  if message == "is a single .npy array":
+    (tmp_path / "hostile.npy").rename(path)
+  config = configs.get("smoke").replace(dataset=f"npz:{path}", validation_size=1)
+  with pytest.raises(DataError) as e:
+    data.load_for_config(config, logger=lambda _: None)
+  assert message in str(e.value) and "\n" not in str(e.value)

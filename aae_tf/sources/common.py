@@ -43,12 +43,15 @@ def listing(directory: str, limit: int = 8) -> str:
   return ", ".join(names[:limit]) + more
 
 
+MAX_CLASSES = 65_536   # far beyond any dataset here; a larger id is a wrong column
+
+
 def check_examples(images: np.ndarray, what: str) -> np.ndarray:
   """The array itself if it is usable data; else a DataError naming `what` and the fix."""
   images = np.asarray(images)
-  if images.ndim not in (2, 3, 4) or len(images) == 0:
+  if images.ndim not in (2, 3, 4) or min(images.shape, default=0) == 0:
     raise DataError(f"{what}: expected images [N, H, W] or [N, H, W, C], or vectors "
-                    f"[N, D], with N > 0; got shape {list(images.shape)}")
+                    f"[N, D], with every size > 0; got shape {list(images.shape)}")
   if images.ndim == 4 and images.shape[-1] not in IMAGE_CHANNELS:
     raise DataError(f"{what}: images have {images.shape[-1]} channels; use 1 (grey) or "
                     "3 (RGB)")
@@ -88,6 +91,10 @@ def check_labels(labels, count: int, what: str) -> np.ndarray:
     raise DataError(f"{what}: {len(labels)} labels for {count} examples")
   if len(labels) and labels.min() < 0:
     raise DataError(f"{what}: label {int(labels.min())} is negative; class ids are 0..K-1")
+  if len(labels) and labels.max() >= MAX_CLASSES:
+    # Checked before the int32 cast, which would wrap 2**32 + 3 into class 3.
+    raise DataError(f"{what}: label {int(labels.max())} is not a class id: ids are 0..K-1 "
+                    f"with K <= {MAX_CLASSES:,}; renumber the classes")
   return labels.astype(np.int32)
 
 

@@ -17,10 +17,53 @@ from aae_tf.sources import common
 KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 
+def _memory_bytes() -> int:
+  try:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+  except (ValueError, OSError):
+    return 1 << 40
+
+
+def _check_archive(path: str) -> None:
+  """Refuses, before reading any array, what np.load would choke on: a single .npy, a
+  file that is no zip archive, members that are no arrays or pickled objects, and
+  arrays whose headers declare more than this machine's memory."""
+  with open(path, "rb") as f:
+    magic = f.read(6)
+  if magic == b"\x93NUMPY":
+    raise DataError(f"npz:{path} is a single .npy array, not an .npz archive; save it as "
+                    f"np.savez(path, x_train=array[, y_train=labels])")
+  if not zipfile.is_zipfile(path):
+    raise DataError(f"npz:{path} is not an .npz archive (a zip of .npy arrays written "
+                    "by np.savez); write one with np.savez(path, x_train=..., y_train=...)")
+  budget = _memory_bytes() // 2
+  try:
+    with zipfile.ZipFile(path) as archive:
+      for member in archive.infolist():
+        with archive.open(member) as f:
+          try:
+            version = np.lib.format.read_magic(f)
+            shape, _, dtype = (np.lib.format.read_array_header_1_0(f) if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0(f))
+          except ValueError:
+            raise DataError(f"npz:{path}: {member.filename} is not a NumPy array") from None
+        if dtype.hasobject:
+          raise DataError(f"npz:{path}: {member.filename} holds Python objects (it would "
+                          "need unpickling, which is never done); save numeric arrays")
+        size = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+        if size > budget:
+          raise DataError(f"npz:{path}: {member.filename} declares {list(shape)} "
+                          f"{dtype} = {size / 2**30:,.1f} GiB, more than half this "
+                          f"machine's memory ({budget / 2**30:,.1f} GiB); use less data")
+  except (zipfile.BadZipFile, EOFError, OSError) as e:
+    raise DataError(f"npz:{path}: not a readable .npz archive ({e})") from None
+
+
 def load(path: str) -> common.RawData:
   if not os.path.isfile(path):
     raise DataError(f"npz:{path}: no such file; give the path of an .npz written with "
                     "np.savez(path, x_train=..., y_train=...)")
+  _check_archive(path)
   try:
     with np.load(path, allow_pickle=False) as archive:
       arrays = {key: archive[key] for key in archive.files}

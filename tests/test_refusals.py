@@ -1,6 +1,6 @@
-"""One workdir, one run: while a training run holds its workdir, a second training, an
-export and an evaluation of that workdir are refused with one line; a run that dies
-releases it."""
+"""Refusals in one line: one workdir holds one run (a second training, an export and an
+evaluation of a workdir in use are refused; a run that dies releases it); no TensorFlow
+start-up lines before a refusal; no command accepts a flag it would ignore."""
 
 import os
 import signal
@@ -53,14 +53,11 @@ def test_a_held_workdir_refuses_training_export_and_evaluation(trained):
     in_process = pytest.raises(errors.ConfigError, match="in use by another aae-train")
     with in_process:
       workdir_lib.ensure_not_training(str(workdir))
-  _one_line_refusal(again, f"--workdir={workdir} is in use", f"pid {os.getpid()}")
+  _one_line_refusal(again, f"--workdir={workdir} is in use")
   _one_line_refusal(exported, "is in use")
   _one_line_refusal(evaluated, "is in use")
   assert not os.path.exists(root / "E") and not os.path.exists(root / "e.json")
-  after = helpers.tree_snapshot(workdir)
-  after.pop(workdir_lib.LOCK_FILE, None)
-  before.pop(workdir_lib.LOCK_FILE, None)
-  assert after == before          # the refused run wrote nothing, logged no step
+  assert helpers.tree_snapshot(workdir) == before          # the refused run wrote nothing, logged no step
 
 
 def test_a_run_killed_hard_releases_its_workdir(trained, tmp_path):
@@ -91,3 +88,21 @@ def test_a_refusal_is_one_line_with_no_tensorflow_start_up_before_it(tmp_path):
   # --verbosity shows TensorFlow's own lines again.
   loud = helpers.run_module(args + ["--verbosity=1"], env=helpers.hermetic_env())
   assert len(loud.stderr.strip().splitlines()) > 1, helpers.describe(loud)
+
+
+def test_no_command_accepts_a_flag_it_would_ignore(trained, tmp_path):
+  root, data_dir, workdir = trained
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  env = helpers.hermetic_env(root / "cache")
+  export = helpers.run_module(["export/export_model.py", f"--workdir={workdir}",
+                               f"--export_dir={tmp_path / 'E'}", "--latent_dim=4"],
+                              env=env, cwd=repo)
+  assert export.returncode != 0 and "Unknown command line flag 'latent_dim'" in (
+      export.stderr), helpers.describe(export)
+  assert not os.path.exists(tmp_path / "E")
+  trained_again = helpers.run_module(
+      ["-m", "aae_tf.train", "--preset=smoke", f"--workdir={tmp_path / 'W'}",
+       "--version=99"], env=env)
+  assert trained_again.returncode != 0 and "Unknown command line flag 'version'" in (
+      trained_again.stderr), helpers.describe(trained_again)
+  assert not os.path.exists(tmp_path / "W")
