@@ -90,7 +90,7 @@ def build_app(explorer: explorer_lib.ExportExplorer,
   gr = import_gradio()
   names = explorer.category_names()
   output = gr.Image if explorer.is_image else gr.Textbox
-  with gr.Blocks(title="aae_tf explorer") as app:
+  with gr.Blocks(title="aae_tf explorer", head=_PAD_SCRIPT, css=_PAD_CSS) as app:
     gr.Markdown(f"## aae_tf explorer\n{explorer.describe()}\n\n{_vector_note(explorer)}")
     with gr.Tab("Map of the code"):
       _map_tab(gr, explorer, names, output, log)
@@ -188,11 +188,14 @@ def _image_tab(gr, explorer, log):
               f"{w}x{h} image, then analyse it.")
   with gr.Row():
     with gr.Column():
-      sketch = gr.Sketchpad(canvas_size=(w * scale, h * scale), fixed_canvas=True,
-                            type="numpy", image_mode="RGBA", label="draw",
-                            brush=gr.Brush(default_size=max(2, 2 * scale),
-                                           colors=["#000000"], color_mode="fixed"),
-                            elem_id="sketch")
+      gr.HTML(f'<canvas id="aae-pad" width="{w * scale}" height="{h * scale}" '
+              f'data-rows="{h}" data-cols="{w}" data-scale="{scale}"></canvas>'
+              '<div><button id="aae-pad-clear" type="button">clear the canvas</button></div>',
+              elem_id="sketch")
+      # The canvas's pixels reach Python through this hidden box (the page's script
+      # writes the drawing, reduced to the data's size, into it when a stroke ends):
+      # one small request, where Gradio's image editor uploads whole images.
+      drawing = gr.Textbox(elem_id="aae-pad-data", container=False, show_label=False)
       upload = gr.Image(type="numpy", image_mode=None, label="or upload", elem_id="upload",
                         sources=["upload", "clipboard"])
       if explorer.needs_the_class:
@@ -233,16 +236,16 @@ def _image_tab(gr, explorer, log):
             found.get("cluster_head"), found.get("cluster_members"))
 
   def analyse_sketch(value, choice=None):
-    composite = None if value is None else value.get("composite")
-    if composite is None or not np.any(np.asarray(composite)[..., -1]):
+    pixels = _pad_pixels(value, h, w)
+    if not pixels.any():
       raise explorer_lib.ExplorerInputError("draw on the canvas first")
-    return analyse(composite, choice)
+    return analyse(pixels, choice)
 
   analyse_sketch.__name__ = "analyse_drawing"
   guarded_sketch = _guarded(analyse_sketch, len(outputs) + 1, log)
-  analyse_drawing.click(guarded_sketch, inputs=[sketch, own_class],
+  analyse_drawing.click(guarded_sketch, inputs=[drawing, own_class],
                         outputs=[*outputs, message])
-  sketch.change(guarded_sketch, inputs=[sketch, own_class], outputs=[*outputs, message],
+  drawing.change(guarded_sketch, inputs=[drawing, own_class], outputs=[*outputs, message],
                 trigger_mode="always_last", show_progress="hidden")
   guarded_upload = _guarded(analyse, len(outputs) + 1, log)
   analyse_upload.click(guarded_upload, inputs=[upload, own_class],
@@ -284,6 +287,63 @@ def write_projector(explorer: explorer_lib.ExportExplorer, logdir: str) -> str:
   return projector.write_projector(logdir, codes, test.labels,
                                    test.images if explorer.is_image else None,
                                    explorer.splits.class_names)
+
+
+def _pad_pixels(value: Optional[str], rows: int, cols: int) -> np.ndarray:
+  """The drawing pad's message (rows x cols grey values 0..255, comma-separated, ink
+  bright) as uint8 [rows, cols]; blank for anything else."""
+  try:
+    values = np.array([int(v) for v in (value or "").split(",")], np.int64)
+  except ValueError:
+    values = np.zeros(0, np.int64)
+  if values.size != rows * cols:
+    return np.zeros((rows, cols), np.uint8)
+  return np.clip(values, 0, 255).astype(np.uint8).reshape(rows, cols)
+
+
+# The drawing pad: white ink on black, as the digits are; when a stroke ends, the canvas
+# is averaged down to the data's size and written into the hidden box.
+_PAD_CSS = """
+#aae-pad { background: #000; cursor: crosshair; touch-action: none; border: 1px solid #888; }
+#aae-pad-data { display: none !important; }
+"""
+_PAD_SCRIPT = """<script>
+(function () {
+  function bind(pad) {
+    if (pad.dataset.bound) return;
+    pad.dataset.bound = "1";
+    const ctx = pad.getContext("2d", {willReadFrequently: true});
+    const rows = +pad.dataset.rows, cols = +pad.dataset.cols, scale = +pad.dataset.scale;
+    ctx.fillStyle = "#000"; ctx.fillRect(0, 0, pad.width, pad.height);
+    ctx.strokeStyle = "#fff"; ctx.lineCap = "round"; ctx.lineJoin = "round";
+    ctx.lineWidth = Math.max(2, 2.2 * scale);
+    let drawing = false;
+    const at = (e) => { const r = pad.getBoundingClientRect();
+      return [(e.clientX - r.left) * pad.width / r.width, (e.clientY - r.top) * pad.height / r.height]; };
+    pad.addEventListener("pointerdown", (e) => { drawing = true; pad.setPointerCapture(e.pointerId);
+      const [x, y] = at(e); ctx.beginPath(); ctx.moveTo(x, y); ctx.lineTo(x, y); ctx.stroke(); });
+    pad.addEventListener("pointermove", (e) => { if (!drawing) return;
+      const [x, y] = at(e); ctx.lineTo(x, y); ctx.stroke(); });
+    const send = () => {
+      const data = ctx.getImageData(0, 0, pad.width, pad.height).data, out = [];
+      for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) {
+        let sum = 0;
+        for (let y = r * scale; y < (r + 1) * scale; y++)
+          for (let x = c * scale; x < (c + 1) * scale; x++) sum += data[4 * (y * pad.width + x)];
+        out.push(Math.round(sum / (scale * scale)));
+      }
+      const box = document.querySelector("#aae-pad-data textarea, #aae-pad-data input");
+      box.value = out.join(",");
+      box.dispatchEvent(new Event("input", {bubbles: true}));
+    };
+    pad.addEventListener("pointerup", () => { if (drawing) { drawing = false; send(); } });
+    const clear = document.getElementById("aae-pad-clear");
+    if (clear) clear.addEventListener("click", () => {
+      ctx.fillStyle = "#000"; ctx.fillRect(0, 0, pad.width, pad.height); });
+  }
+  setInterval(() => { const pad = document.getElementById("aae-pad"); if (pad) bind(pad); }, 300);
+})();
+</script>"""
 
 
 def serve(explorer: explorer_lib.ExportExplorer, host: str, port: int,

@@ -77,15 +77,23 @@ def _src(page, selector: str) -> Optional[str]:
   return locator.first.get_attribute("src") if locator.count() else None
 
 
-def _wait_for_new_src(page, selector: str, old: Optional[str]) -> float:
-  """Milliseconds until the image in `selector` shows a source other than `old`."""
-  start = time.perf_counter()
+def _wait_for_new_src(page, selector: str, old: Optional[str], start: float) -> float:
+  """Milliseconds from `start` (just before the action) until the image in `selector`
+  shows a source other than `old`: what a user waits for after acting."""
   page.wait_for_function(
       """([selector, old]) => {
            const img = document.querySelector(selector + ' img');
            return img && img.getAttribute('src') && img.getAttribute('src') !== old;
          }""", arg=[selector, old], timeout=STEP_TIMEOUT_MS)
   return 1000 * (time.perf_counter() - start)
+
+
+def _timed(page, selector: str, action) -> float:
+  """Runs `action` and returns the milliseconds until `selector`'s image changes."""
+  old = _src(page, selector)
+  start = time.perf_counter()
+  action()
+  return _wait_for_new_src(page, selector, old, start)
 
 
 def _click_in(page, selector: str, fx: float, fy: float) -> None:
@@ -108,14 +116,14 @@ def drive(url: str, out: Optional[str] = None, name: str = "export",
 
     # The map: two clicks decode two different points.
     if page.locator("#map img").count():
-      _click_in(page, "#map", 0.45, 0.45)
-      seen["map_first_ms"] = _wait_for_new_src(page, "#map-decoded", None)
+      seen["map_first_ms"] = _timed(page, "#map-decoded",
+                                    lambda: _click_in(page, "#map", 0.35, 0.4))
       first = _src(page, "#map-decoded")
-      _click_in(page, "#map", 0.7, 0.3)
-      seen["map_click_ms"] = _wait_for_new_src(page, "#map-decoded", first)
+      seen["map_click_ms"] = _timed(page, "#map-decoded",
+                                    lambda: _click_in(page, "#map", 0.55, 0.6))
       seen["map_decoded_changed"] = _src(page, "#map-decoded") != first
-      page.locator("#manifold").click()
-      seen["manifold_ms"] = _wait_for_new_src(page, "#manifold-image", None)
+      seen["manifold_ms"] = _timed(page, "#manifold-image",
+                                   lambda: page.locator("#manifold").click())
     else:
       seen["map_message"] = page.locator("#map-message").inner_text()
     _screenshot(page, out, name, "map")
@@ -123,13 +131,16 @@ def drive(url: str, out: Optional[str] = None, name: str = "export",
     # Sample and steer: a slider moves the decoded image.
     page.get_by_role("tab", name="Sample and steer").click()
     number = page.locator("#slider-0 input[type=number]")
-    number.fill("1.5")
-    number.press("Enter")
-    seen["steer_first_ms"] = _wait_for_new_src(page, "#steer-decoded", None)
-    before = _src(page, "#steer-decoded")
-    number.fill("-1.5")
-    number.press("Enter")
-    seen["steer_ms"] = _wait_for_new_src(page, "#steer-decoded", before)
+
+    def set_slider(value):
+      number.fill(value)
+      number.press("Enter")
+    seen["steer_first_ms"] = _timed(page, "#steer-decoded", lambda: set_slider("1.5"))
+    page.wait_for_timeout(500)   # let the field's own change events settle
+    seen["steer_ms"] = _timed(page, "#steer-decoded", lambda: set_slider("-1.5"))
+    page.wait_for_function(
+        "() => (document.querySelector('#steer-code')?.innerText || '').startsWith('z = [-1.50')",
+        timeout=STEP_TIMEOUT_MS)
     seen["steer_code"] = page.locator("#steer-code").inner_text()
     _screenshot(page, out, name, "steer")
 
@@ -138,19 +149,19 @@ def drive(url: str, out: Optional[str] = None, name: str = "export",
     if page.locator("#image-class").count():   # the decoder needs the class: a "1"
       page.locator("#image-class input").click()
       page.get_by_role("option", name="1", exact=True).click()
-    canvas = page.locator("#sketch canvas").first
+    canvas = page.locator("#aae-pad")
     canvas.wait_for(timeout=STEP_TIMEOUT_MS)
-    page.locator("#sketch button[aria-label=Brush]").click()
+    page.wait_for_timeout(500)   # the page's script binds the pad
     box = canvas.bounding_box()
-    # A vertical stroke through the middle of the (centred) drawing area: a "1".
+    # A vertical stroke through the middle of the pad: a "1".
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(cx, cy - 90)
+    page.mouse.move(cx, cy - 0.32 * box["height"])
     page.mouse.down()
     for i in range(1, 13):
-      page.mouse.move(cx + 3 * (i % 2), cy - 90 + 15 * i, steps=2)
-    page.mouse.up()
-    page.locator("#analyse-drawing").click()
-    seen["drawing_ms"] = _wait_for_new_src(page, "#image-reconstruction", None)
+      page.mouse.move(cx + 0.01 * box["width"] * (i % 2),
+                      cy - 0.32 * box["height"] + 0.053 * i * box["height"], steps=2)
+    # The stroke's end sends the drawing to be analysed.
+    seen["drawing_ms"] = _timed(page, "#image-reconstruction", page.mouse.up)
     seen["probabilities"] = (page.locator("#image-probabilities").inner_text()
                              if page.locator("#image-probabilities").is_visible() else "")
     seen["code"] = page.locator("#image-code").inner_text()

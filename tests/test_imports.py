@@ -85,7 +85,8 @@ def test_no_import_cycles():
 # training run, and only the entry point sees everything.
 LAYERS = (
     # the ground: the configuration, its errors, and dependency-free helpers
-    ("aae_tf", "aae_tf.errors", "aae_tf.config", "aae_tf.atomic", "aae_tf.rng"),
+    ("aae_tf", "aae_tf.errors", "aae_tf.config", "aae_tf.atomic", "aae_tf.rng",
+     "aae_tf.startup"),
     # building blocks: data, networks, priors, losses, presets, checkpoint files
     ("aae_tf.precision", "aae_tf.distribute", "aae_tf.losses", "aae_tf.metrics",
      "aae_tf.optimizers", "aae_tf.conv", "aae_tf.variants", "aae_tf.priors",
@@ -97,7 +98,9 @@ LAYERS = (
     # the pieces of a run, of an export and of an evaluation
     ("aae_tf.validate", "aae_tf.trainer", "aae_tf.workdir", "aae_tf.export",
      "aae_tf.exported", "aae_tf.training_figures", "aae_tf.digit_classifier",
-     "aae_tf.selection", "aae_tf.evaluate", "aae_tf.controller"),
+     "aae_tf.selection", "aae_tf.evaluate", "aae_tf.controller", "aae_tf.projector"),
+    # the explorer: the questions it asks of an export, and its page
+    ("aae_tf.explorer", "aae_tf.explore"),
     # a training run, wired
     ("aae_tf.train",),
     # every command line

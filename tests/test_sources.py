@@ -78,7 +78,7 @@ def test_npz_missing_or_corrupt_file(tmp_path):
   with pytest.raises(DataError, match="no such file"):
     load_splits(f"npz:{tmp_path}/none.npz")
   (tmp_path / "broken.npz").write_bytes(b"PK\x03\x04 not really a zip")
-  with pytest.raises(DataError, match="not a readable .npz archive"):
+  with pytest.raises(DataError, match="is not an .npz archive"):
     load_splits(f"npz:{tmp_path}/broken.npz")
 
 
