@@ -16,14 +16,15 @@ from aae_tf import explore
 from aae_tf import explorer as explorer_lib
 from aae_tf import exported as exported_lib
 from aae_tf import train
+from aae_tf import variants
 from tests import helpers
 
 
-def _trained(root, name, **changes):
+def _trained(root, name, data_dir=None, **changes):
   """A smoke run of `changes` on synthetic MNIST, exported; returns (workdir, export)."""
   workdir, export_dir = root / name / "work", root / name / "export"
   config = configs.get("smoke").replace(
-      data_dir=str(root / "data"), export_dir=str(export_dir), validation_size=10,
+      data_dir=data_dir or str(root / "data"), export_dir=str(export_dir), validation_size=10,
       train_steps=6, **changes)
   train.run(config, str(workdir), log=lambda _: None)
   return str(workdir), str(export_dir)
@@ -202,3 +203,54 @@ def test_explore_refuses_a_directory_that_is_no_export(tmp_path):
                         capture_output=True, text=True, timeout=120, check=False)
   assert proc.returncode == 2, helpers.describe(proc)
   assert proc.stderr.strip().splitlines()[-1].startswith("error: "), helpers.describe(proc)
+
+
+def test_a_model_of_vectors_says_images_make_no_sense_for_it(tmp_path):
+  rng = np.random.default_rng(0)
+  vectors = rng.uniform(size=(120, 6)).astype(np.float32)
+  np.savez(tmp_path / "v.npz", x_train=vectors, y_train=np.arange(120) % 3)
+  config = configs.get("smoke").replace(dataset=f"npz:{tmp_path / 'v.npz'}",
+                                        export_dir=str(tmp_path / "export"),
+                                        validation_size=10, num_categories=3)
+  train.run(config, str(tmp_path / "work"), log=lambda _: None)
+  explorer = explore.load(str(tmp_path / "export"), log=lambda _: None)
+  assert not explorer.is_image and explorer.display(vectors[0]) is None
+  assert explorer.map_image().shape[2] == 3                # the map still works
+  with pytest.raises(explorer_lib.ExplorerInputError, match="vectors of 6 values"):
+    explorer.prepare(np.zeros((28, 28), np.uint8))
+
+
+def test_explore_projector_writes_tensorboards_files_and_exits(runs, tmp_path):
+  proc = subprocess.run([sys.executable, "-m", "aae_tf.explore",
+                         f"--export_dir={runs['clustering'][1]}",
+                         f"--data_dir={runs['data_dir']}", "--projector",
+                         f"--logdir={tmp_path / 'p'}"], env=helpers.hermetic_env(),
+                        capture_output=True, text=True, timeout=180, check=False)
+  assert proc.returncode == 0, helpers.describe(proc)
+  assert f"tensorboard --logdir {tmp_path / 'p'}" in proc.stdout
+  for name in ("projector_config.pbtxt", "metadata.tsv", "sprite.png", "checkpoint"):
+    assert (tmp_path / "p" / name).exists(), name
+
+
+@pytest.mark.parametrize("name", sorted(variants.VARIANTS))
+def test_every_variant_answers_every_question(runs, tmp_path, name):
+  """The explorer asks only the public signatures: it works for every variant's export."""
+  spec = variants.get_variant(name)
+  changes = dict(variant=name)
+  if spec.prior_takes_label:
+    changes.update(prior="gaussian_mixture")
+  if spec.labels == "subset":
+    changes.update(num_labels=20)
+  _, export_dir = _trained(tmp_path, name, data_dir=runs["data_dir"], **changes)
+  explorer = explore.load(export_dir, log=lambda _: None)
+  view = explorer.map_view()
+  left, top, right, bottom = view.box
+  image, _ = explorer.decode_at_pixel((left + right) / 2, (top + bottom) / 2)
+  assert image.dtype == np.uint8
+  assert explorer.steer([0.5], seed=1, label=1 if explorer.takes_label else None)[0] is not None
+  found = explorer.analyse(_drawing())
+  assert found["reconstruction"].dtype == np.uint8
+  assert ("probabilities" in found) == spec.has_categories
+  assert ("style_in_every_class" in found) == (spec.decoder_takes_label
+                                               and not spec.learns_clusters)
+  assert ("cluster" in found) == spec.learns_clusters
