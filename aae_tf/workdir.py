@@ -28,15 +28,14 @@ def _in_use(workdir: str) -> errors.ConfigError:
 
 
 @contextlib.contextmanager
-def exclusive(workdir: str):
-  """Holds the workdir for a training run's life: a second run (or an export, an
-  evaluation of the workdir) is refused while it runs. The lock is the kernel's flock on
-  the directory itself, so nothing in the workdir changes for it, and a run that dies,
-  even by kill -9, releases it."""
+def _held(workdir: str, mode: int):
+  """The kernel's flock on the directory itself, in `mode`, for the block; ConfigError
+  if a training run holds it. Nothing in the workdir changes for it, and a process that
+  dies, even by kill -9, releases it."""
   handle = os.open(workdir, os.O_RDONLY)
   try:
     try:
-      fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+      fcntl.flock(handle, mode | fcntl.LOCK_NB)
     except BlockingIOError:
       raise _in_use(workdir) from None
     yield
@@ -44,19 +43,18 @@ def exclusive(workdir: str):
     os.close(handle)   # releases the lock
 
 
+def exclusive(workdir: str):
+  """Holds the workdir for a training run's life: a second run (or an export, an
+  evaluation of the workdir) is refused while it runs."""
+  return _held(workdir, fcntl.LOCK_EX)
+
+
 def ensure_not_training(workdir: str) -> None:
   """Refuses (ConfigError) while a training run holds `workdir`: its checkpoints and
   config are being rewritten under the reader."""
-  if not os.path.isdir(workdir):
-    return
-  handle = os.open(workdir, os.O_RDONLY)
-  try:
-    try:
-      fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-      raise _in_use(workdir) from None
-  finally:
-    os.close(handle)
+  if os.path.isdir(workdir):
+    with _held(workdir, fcntl.LOCK_SH):
+      pass
 
 
 def load_config(workdir: str) -> config_lib.Config:
