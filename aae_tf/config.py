@@ -57,6 +57,9 @@ class DataConfig:
   label_seed: int = _field(0, "Seed of the labelled-subset draw (vary it over runs).")
   data_shape: Tuple[int, ...] = _derived(
       (28, 28, 1), "Shape of one example (H, W, C or D), set from the data when a run starts.")
+  data_fingerprint: str = _derived(
+      "", "The splits' sizes and a digest of their examples and labels, set when a run "
+      "starts: a resume on other data is refused.")
 
 
 @dataclasses.dataclass(frozen=True)

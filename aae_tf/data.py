@@ -17,6 +17,7 @@ permutation, so it does not depend on any training seed and a run never sees the
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 from typing import Callable, Optional, Sequence, Tuple
 
@@ -45,7 +46,8 @@ def parse_dataset(dataset: str) -> Tuple[str, str]:
     return dataset, ""
   kind, _, argument = dataset.partition(":")
   if kind in KINDS and argument:
-    return kind, argument
+    # A path as a shell would read it: `folder:~/photos` is the user's photos.
+    return kind, (os.path.expanduser(argument) if kind in ("folder", "npz") else argument)
   raise DataError(f"--dataset={dataset} is not one of: {', '.join(BUILTIN)}, "
                   "tfds:NAME[/CONFIG], folder:PATH, npz:PATH")
 
@@ -284,6 +286,18 @@ def _make_splits(raw: common.RawData, validation_size: int) -> DataSplits:
       names = tuple(str(k) for k in range(top + 1))
   return DataSplits(train=train, validation=Split(images[val_idx], labels[val_idx]),
                     test=test, source=raw.source, class_names=names)
+
+
+def fingerprint(splits: "DataSplits") -> str:
+  """What the data were, to tell a resume on other data: each split's size and a digest
+  of every example and label (the validation split is carved from the training data,
+  so other files move examples between the splits)."""
+  digest = hashlib.sha256()
+  for split in (splits.train, splits.validation, splits.test):
+    digest.update(np.ascontiguousarray(split.images).tobytes())
+    digest.update(np.ascontiguousarray(split.labels, np.int64).tobytes())
+  return (f"{len(splits.train.labels)} train, {len(splits.validation.labels)} validation, "
+          f"{len(splits.test.labels)} test; sha256 {digest.hexdigest()[:16]}")
 
 
 def training_labels(splits: DataSplits, label_use: str, supervised_phase: bool,

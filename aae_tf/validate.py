@@ -175,7 +175,8 @@ def fit_to_data(config: Config, splits) -> Config:
     fail(f"--architecture=conv needs images [H, W, C]; {splits.source} holds vectors of "
          f"{splits.shape[0]} values: use --architecture=mlp")
   config = config.replace(data_shape=splits.shape, data_source=splits.source,
-                          validation_size=len(splits.validation.labels))
+                          validation_size=len(splits.validation.labels),
+                          data_fingerprint=data.fingerprint(splits))
   train_size = len(splits.train.labels)
   if config.training.batch_size > train_size:
     fail(f"--batch_size={config.training.batch_size} is larger than the training split "
@@ -194,6 +195,13 @@ def check_resume(previous: Config, config: Config, workdir: str, path: str) -> N
   """Refuses to continue a workdir's checkpoints under settings they were not trained
   with: only the `runtime` group may change."""
   conflicts = resume_conflicts(previous, config)
+  data_changed = [c for c in conflicts if c[0] == "data_fingerprint"]
+  conflicts = [c for c in conflicts if c[0] != "data_fingerprint"]
+  if data_changed and data_changed[0][1]:   # runs from before the fingerprint: unknown
+    _, old, new = data_changed[0]
+    fail(f"--workdir={workdir} holds a run trained on other data ({old}; now {new}): "
+         "resuming would move former validation and test examples into training. Train "
+         "on the new data in a new --workdir")
   if conflicts:
     changes = ", ".join(f"--{name}: {old!r} -> {new!r}" for name, old, new in conflicts)
     fail(f"--workdir={workdir} holds a run trained with other settings ({changes}); rerun "

@@ -68,6 +68,9 @@ def load_config(workdir: str) -> config_lib.Config:
 
 
 def check_workdir(workdir: str) -> None:
+  if os.path.exists(workdir) and not os.path.isdir(workdir):
+    raise config_lib.ConfigError(f"--workdir={workdir} is a file, not a directory; choose "
+                                 "another path")
   try:
     os.makedirs(workdir, exist_ok=True)
     # A per-process name: workers sharing a workdir must not delete each other's probe.

@@ -159,10 +159,11 @@ def _background(background, name):
 def test_smoke_run_writes_resolved_config_with_flag_overrides(smoke_run, root):
   config = config_lib.Config.from_json(smoke_run.config_text)
   assert config.model.latent_dim == 3
+  assert config.data.data_fingerprint.startswith("110 train, 10 validation, 40 test; ")
   assert config == configs.get("smoke").replace(
       data_dir=root.data_dir, validation_size=10, batch_size=10, latent_dim=3,
       export_dir=smoke_run.export_dir, data_source=f"IDX files in {root.data_dir}",
-      **FLAGFILE_VALUES)
+      data_fingerprint=config.data.data_fingerprint, **FLAGFILE_VALUES)
 
 
 def test_smoke_run_checkpoints(smoke_run):

@@ -2,12 +2,14 @@
 evaluation of a workdir in use are refused; a run that dies releases it); no TensorFlow
 start-up lines before a refusal; no command accepts a flag it would ignore."""
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from aae_tf import configs
@@ -106,3 +108,41 @@ def test_no_command_accepts_a_flag_it_would_ignore(trained, tmp_path):
   assert trained_again.returncode != 0 and "Unknown command line flag 'version'" in (
       trained_again.stderr), helpers.describe(trained_again)
   assert not os.path.exists(tmp_path / "W")
+
+
+def test_a_resume_on_other_data_is_refused_naming_the_difference(tmp_path):
+  """Images added to a folder would move former validation and test images into
+  training on resume: the run records what its data were and refuses other data."""
+  from PIL import Image
+  rng = np.random.default_rng(0)
+  for k in ("a", "b"):
+    (tmp_path / "photos" / k).mkdir(parents=True)
+    for i in range(30):
+      Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(
+          tmp_path / "photos" / k / f"{i}.png")
+  config = configs.get("smoke").replace(dataset=f"folder:{tmp_path / 'photos'}",
+                                        validation_size=6)
+  workdir = tmp_path / "work"
+  train.run(config, str(workdir), log=lambda _: None)
+  recorded = json.loads((workdir / "config.json").read_text())["data"]["data_fingerprint"]
+  assert recorded.startswith("46 train, 6 validation, 8 test; sha256 ")
+  train.run(config.replace(train_steps=9), str(workdir), log=lambda _: None)  # same data
+  Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(
+      tmp_path / "photos" / "a" / "new.png")
+  before = helpers.tree_snapshot(workdir)
+  with pytest.raises(errors.ConfigError) as refused:
+    train.run(config.replace(train_steps=12), str(workdir), log=lambda _: None)
+  message = str(refused.value)
+  assert "trained on other data (46 train" in message and "now 47 train" in message
+  assert "new --workdir" in message and "\n" not in message
+  assert helpers.tree_snapshot(workdir) == before
+
+
+def test_a_workdir_that_is_a_file_and_a_home_relative_folder(tmp_path, monkeypatch):
+  from aae_tf import data
+  a_file = tmp_path / "notes.txt"
+  a_file.write_text("")
+  with pytest.raises(errors.ConfigError, match="is a file, not a directory"):
+    workdir_lib.check_workdir(str(a_file))
+  monkeypatch.setenv("HOME", str(tmp_path))
+  assert data.parse_dataset("folder:~/photos") == ("folder", str(tmp_path / "photos"))
