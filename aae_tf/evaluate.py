@@ -232,6 +232,29 @@ def write_figures(exported: Exported, splits: data.DataSplits, arrays: dict,
 # --------------------------------------------------------------------- the run
 
 
+# Samples the Parzen window holds at once: 100,000 of MNIST's are 0.3 GB, beside
+# the test set; far more has crashed the process.
+MAX_PARZEN_SAMPLES = 100_000
+
+
+def _check_writable_output(output: str, figures_dir: Optional[str]) -> None:
+  """Fails before the work if the results cannot be written where asked."""
+  if os.path.isdir(output):
+    raise EvaluationError(f"--output={output} is a directory; give the results JSON's "
+                          "file name (e.g. DIR/eval.json)")
+  for directory in (os.path.dirname(os.path.abspath(output)), figures_dir):
+    if not directory:
+      continue
+    try:
+      os.makedirs(directory, exist_ok=True)
+      handle, probe = tempfile.mkstemp(prefix=".write_test_", dir=directory)
+      os.close(handle)
+      os.remove(probe)
+    except OSError as e:
+      raise EvaluationError(f"{directory} is not writable ({e.strerror}); choose another "
+                            "--output or --figures_dir") from None
+
+
 def run(output: str, *, export_dir: Optional[str] = None, workdir: Optional[str] = None,
         version: Optional[int] = None, data_dir: Optional[str] = None,
         dataset: Optional[str] = None, validation_size: Optional[int] = None,
@@ -250,8 +273,10 @@ def run(output: str, *, export_dir: Optional[str] = None, workdir: Optional[str]
   if not export_dir and not workdir:
     raise EvaluationError("pass --export_dir (exported SavedModels) or --workdir "
                           "(a training run; its newest checkpoint is exported)")
-  if num_parzen_samples <= 0:
-    raise EvaluationError(f"--num_parzen_samples must be positive, got {num_parzen_samples}")
+  if not 0 < num_parzen_samples <= MAX_PARZEN_SAMPLES:
+    raise EvaluationError(f"--num_parzen_samples must be in 1..{MAX_PARZEN_SAMPLES:,} (the "
+                          f"paper: 10,000), got {num_parzen_samples}")
+  _check_writable_output(output, figures_dir)
   if sigmas is not None and not (len(sigmas) and all(s > 0 for s in sigmas)):
     raise EvaluationError(f"--sigmas must be positive numbers, got {list(sigmas)}")
   start = time.perf_counter()
@@ -265,6 +290,11 @@ def run(output: str, *, export_dir: Optional[str] = None, workdir: Optional[str]
       version = 1
     exported = load_exported(export_dir, version)
     splits = load_data(exported.info, data_dir, dataset, validation_size, log)
+    if tuple(splits.shape) != tuple(exported.data_shape):
+      raise EvaluationError(
+          f"the export reads examples of shape {list(exported.data_shape)} but "
+          f"{splits.source} holds {list(splits.shape)}: evaluate it on the data it was "
+          "trained on (--dataset, --data_dir)")
     results, arrays = evaluate(exported, splits, num_parzen_samples=num_parzen_samples,
                                seed=seed, sigmas=sigmas, parzen_batch_size=parzen_batch_size,
                                classifier_epochs=classifier_epochs, log=log)

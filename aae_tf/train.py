@@ -127,6 +127,7 @@ def _run_locked(config, workdir, strategy, splits, chief, log) -> Dict[str, floa
       f"{strategy.num_replicas_in_sync} replica(s)")
   if chief and config.runtime.export_dir and step < total_steps:
     _check_export_is_free(config, total_steps)
+    workdir_lib.check_writable(config.runtime.export_dir, "--export_dir")
 
   train_labels, labelled = data.training_labels(
       splits, trainer.spec.labels, trainer.spec.supervised_phase, config.data.num_labels,
@@ -146,7 +147,10 @@ def _run_locked(config, workdir, strategy, splits, chief, log) -> Dict[str, floa
   step = int(trainer.global_step.numpy())
 
   if chief:
-    final = drawer.write(workdir, step, "final")
+    try:
+      final = drawer.write(workdir, step, "final")
+    except OSError as e:   # a full disk at the end: the checkpoints are all there
+      raise checkpoints.write_failed("the final figures", workdir, e) from None
     log(f"final figures: {final['samples']}, {final['latent']}")
     writer.flush()
     try:

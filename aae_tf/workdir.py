@@ -67,19 +67,36 @@ def load_config(workdir: str) -> config_lib.Config:
     return config_lib.Config.from_json(f.read())
 
 
-def check_workdir(workdir: str) -> None:
-  if os.path.exists(workdir) and not os.path.isdir(workdir):
-    raise config_lib.ConfigError(f"--workdir={workdir} is a file, not a directory; choose "
+def check_writable(directory: str, flag: str, keep: bool = False) -> None:
+  """ConfigError naming `flag` now, not after training, if `directory` cannot be written.
+  Directories made for the probe are removed again unless `keep`."""
+  if os.path.exists(directory) and not os.path.isdir(directory):
+    raise config_lib.ConfigError(f"{flag}={directory} is a file, not a directory; choose "
                                  "another path")
+  missing, parent = [], os.path.abspath(directory)
+  while not os.path.exists(parent):
+    missing.append(parent)
+    parent = os.path.dirname(parent)
   try:
-    os.makedirs(workdir, exist_ok=True)
+    os.makedirs(directory, exist_ok=True)
     # A per-process name: workers sharing a workdir must not delete each other's probe.
-    handle, probe = tempfile.mkstemp(prefix=".write_test_", dir=workdir)
+    handle, probe = tempfile.mkstemp(prefix=".write_test_", dir=directory)
     os.close(handle)
     os.remove(probe)
   except OSError as e:
     raise config_lib.ConfigError(
-        f"--workdir={workdir} is not writable ({e.strerror}); choose another directory") from e
+        f"{flag}={directory} is not writable ({e.strerror}); choose another directory") from e
+  finally:
+    for made in ([] if keep else missing):   # deepest first
+      try:
+        os.rmdir(made)
+      except OSError:
+        pass
+
+
+def check_workdir(workdir: str) -> None:
+  """Creates the workdir, or ConfigError if it cannot be written."""
+  check_writable(workdir, "--workdir", keep=True)
 
 
 def check_resume(config, workdir: str) -> None:

@@ -146,3 +146,35 @@ def test_a_workdir_that_is_a_file_and_a_home_relative_folder(tmp_path, monkeypat
     workdir_lib.check_workdir(str(a_file))
   monkeypatch.setenv("HOME", str(tmp_path))
   assert data.parse_dataset("folder:~/photos") == ("folder", str(tmp_path / "photos"))
+
+
+def test_unwritable_places_and_impossible_sizes_fail_before_the_work(trained, tmp_path):
+  """A read-only --export_dir once failed after all of training; evaluate --output=<a
+  directory> computed everything first; a huge --num_parzen_samples crashed the process."""
+  from aae_tf import evaluate
+  root, data_dir, workdir = trained
+  # A parent that is a file stops even root (read-only mounts and permission bits do
+  # not): the export directory cannot be made there.
+  blocker = tmp_path / "a_file"
+  blocker.write_text("")
+  config = configs.get("smoke").replace(data_dir=data_dir, validation_size=10,
+                                        export_dir=str(blocker / "export"))
+  with pytest.raises(errors.ConfigError, match="--export_dir=.* is not writable"):
+    train.run(config, str(tmp_path / "work"), log=lambda _: None)
+  assert not (tmp_path / "work" / "checkpoints").exists()   # refused before training
+  with pytest.raises(evaluate.EvaluationError, match="is a directory; give the results"):
+    evaluate.run(str(tmp_path), workdir=str(workdir))
+  with pytest.raises(evaluate.EvaluationError, match="must be in 1..100,000"):
+    evaluate.run(str(tmp_path / "e.json"), workdir=str(workdir), num_parzen_samples=10**8)
+  assert not (tmp_path / "e.json").exists()
+
+
+def test_evaluating_an_export_on_data_of_another_shape_is_refused_up_front(trained, tmp_path):
+  from aae_tf import evaluate
+  _, _, workdir = trained
+  np.savez(tmp_path / "small.npz", x_train=np.zeros((60, 8, 8), np.uint8),
+           y_train=np.arange(60) % 10)
+  with pytest.raises(evaluate.EvaluationError, match=r"shape \[28, 28, 1\] but .* \[8, 8, 1\]"):
+    evaluate.run(str(tmp_path / "e.json"), workdir=str(workdir),
+                 dataset=f"npz:{tmp_path / 'small.npz'}", log=lambda _: None)
+  assert not (tmp_path / "e.json").exists()
