@@ -58,11 +58,10 @@ class Judge:
   hidden layer (the space the Fréchet distance is measured in)."""
 
   def __init__(self, network: models.MLP):
-    hidden, top = network.layers
+    hidden = network.layers[0]
     self._predict = tf.function(
         lambda x: tf.argmax(network(x), axis=1, output_type=tf.int32))
     self._features = tf.function(lambda x: tf.nn.relu(hidden(x)))
-    del top
 
   def _batched(self, fn, x: np.ndarray) -> np.ndarray:
     x = data.to_unit_float(x).reshape(len(x), -1)

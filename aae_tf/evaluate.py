@@ -246,10 +246,7 @@ def _check_writable_output(output: str, figures_dir: Optional[str]) -> None:
     if not directory:
       continue
     try:
-      os.makedirs(directory, exist_ok=True)
-      handle, probe = tempfile.mkstemp(prefix=".write_test_", dir=directory)
-      os.close(handle)
-      os.remove(probe)
+      workdir_lib.probe_writable(directory)
     except OSError as e:
       raise EvaluationError(f"{directory} is not writable ({e.strerror}); choose another "
                             "--output or --figures_dir") from None

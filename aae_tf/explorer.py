@@ -20,6 +20,7 @@ import numpy as np
 from aae_tf import data
 from aae_tf import figures
 from aae_tf import exported as exported_lib
+from aae_tf.sources import common
 
 MAP_POINTS = 2000        # test codes drawn on the map (a seeded subset: the page stays fast)
 STEER_DIMENSIONS = 8     # sliders; the rest of a code is drawn from the prior
@@ -310,9 +311,11 @@ class ExportExplorer:
       x = x[..., None]
     if x.ndim != 3 or x.shape[-1] not in (1, 3, 4) or min(x.shape[:2]) == 0:
       raise ExplorerInputError(f"expected an image, got an array of shape {x.shape}")
-    x = data.to_unit_float(x) if x.dtype == np.uint8 else np.clip(x.astype(np.float32), 0, 1)
-    if x.shape[-1] == 4:
-      x = _flatten_drawing(x)
+    if x.dtype != np.uint8:
+      x = np.round(255 * np.clip(x.astype(np.float32), 0, 1)).astype(np.uint8)
+    if x.shape[-1] == 4:   # as image folders are read: ink in alpha, or over black
+      x = common.composite_alpha(x)
+    x = data.to_unit_float(x)
     h, w, c = self.data_shape
     if x.shape[0] % h or x.shape[1] % w or x.shape[0] // h != x.shape[1] // w:
       raise ExplorerInputError(
@@ -374,12 +377,3 @@ class ExportExplorer:
     return {"cluster": k, "cluster_size": int(len(members)),
             "cluster_head": self.display(head),
             "cluster_members": self.grid(shown, cols=8) if len(shown) else None}
-
-
-def _flatten_drawing(rgba: np.ndarray) -> np.ndarray:
-  """RGBA in [0, 1] -> RGB in [0, 1]. An opaque picture keeps its colours; a drawing on
-  a transparent page (a sketchpad's, a drawing tool's) is its ink, bright on black."""
-  colour, alpha = rgba[..., :3], rgba[..., 3:]
-  if float(alpha.min()) >= 0.999:
-    return colour
-  return np.repeat(np.clip(alpha, 0, 1), 3, axis=-1)

@@ -96,9 +96,8 @@ def run(config: config_lib.Config, workdir: str,
 
   splits = data.load_for_config(config, logger=log)
   config = validate.fit_to_data(config, splits)
-  workdir_lib.check_resume(config, workdir)
   log("precision: %s (%s)" % precision.resolve(config.runtime.precision))
-  # Only now, with every check passed, does the run create its workdir.
+  # Only now, with the flags and the data checked, does the run create its workdir.
   workdir_lib.check_workdir(workdir)
   with (workdir_lib.exclusive(workdir) if chief else contextlib.nullcontext()):
     return _run_locked(config, workdir, strategy, splits, chief, log)
@@ -106,7 +105,7 @@ def run(config: config_lib.Config, workdir: str,
 
 def _run_locked(config, workdir, strategy, splits, chief, log) -> Dict[str, float]:
   """`run` once the workdir is this run's alone (the chief holds its lock)."""
-  # Checked again under the lock: a run that finished in between changed what resumes.
+  # Under the lock: a run that finished in between changed what this one resumes.
   workdir_lib.check_resume(config, workdir)
   steps_per_epoch = len(splits.train.labels) // config.training.batch_size
   total_steps = config.runtime.train_steps or int(

@@ -67,6 +67,15 @@ def load_config(workdir: str) -> config_lib.Config:
     return config_lib.Config.from_json(f.read())
 
 
+def probe_writable(directory: str) -> None:
+  """Makes `directory` if needed and writes and removes a file there; OSError if not."""
+  os.makedirs(directory, exist_ok=True)
+  # A per-process name: workers sharing a workdir must not delete each other's probe.
+  handle, probe = tempfile.mkstemp(prefix=".write_test_", dir=directory)
+  os.close(handle)
+  os.remove(probe)
+
+
 def check_writable(directory: str, flag: str, keep: bool = False) -> None:
   """ConfigError naming `flag` now, not after training, if `directory` cannot be written.
   Directories made for the probe are removed again unless `keep`."""
@@ -78,11 +87,7 @@ def check_writable(directory: str, flag: str, keep: bool = False) -> None:
     missing.append(parent)
     parent = os.path.dirname(parent)
   try:
-    os.makedirs(directory, exist_ok=True)
-    # A per-process name: workers sharing a workdir must not delete each other's probe.
-    handle, probe = tempfile.mkstemp(prefix=".write_test_", dir=directory)
-    os.close(handle)
-    os.remove(probe)
+    probe_writable(directory)
   except OSError as e:
     raise config_lib.ConfigError(
         f"{flag}={directory} is not writable ({e.strerror}); choose another directory") from e

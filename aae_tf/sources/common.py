@@ -71,6 +71,19 @@ def check_examples(images: np.ndarray, what: str) -> np.ndarray:
   return images
 
 
+def composite_alpha(rgba: np.ndarray) -> np.ndarray:
+  """uint8 RGBA -> uint8 RGB. Where the colour is one and the same everywhere and only
+  the alpha varies (a pen's strokes saved on a transparent page, as drawing tools do),
+  the image is in the alpha: it becomes the grey value. Otherwise the colour is composited over
+  black, so transparent parts are dark, as the digits' backgrounds are."""
+  colour = rgba[..., :3].astype(np.float64)
+  alpha = rgba[..., 3:].astype(np.float64) / 255.0
+  painted = colour.reshape(-1, 3)[alpha.reshape(-1) > 0]
+  if np.ptp(alpha) > 0 and (not len(painted) or np.ptp(painted, axis=0).max() <= 2):
+    return np.repeat(np.round(255 * alpha).astype(np.uint8), 3, axis=-1)
+  return np.round(colour * alpha).astype(np.uint8)
+
+
 def resize(image: np.ndarray, size) -> np.ndarray:
   """One [H, W, C] uint8 image resized to `size` = (H, W), bilinear (PIL)."""
   from PIL import Image  # pylint: disable=import-outside-toplevel

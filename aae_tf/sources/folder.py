@@ -61,7 +61,7 @@ def _scan(directory: str) -> Tuple[List[Tuple[str, int]], Tuple[str, ...], int]:
 def _pixels(image) -> np.ndarray:
   """uint8 [H, W, C] of a decoded image whatever its mode: 16-bit and 32-bit integer
   images are scaled by their bit depth (not clipped), float images from [0, 1], and
-  transparency composited (see `_composite`)."""
+  transparency composited (`common.composite_alpha`)."""
   mode = image.mode
   if mode in ("I;16", "I;16B", "I;16L", "I;16N") or (mode == "I" and image.getextrema()[1] > 255):
     bits = 16 if mode.startswith("I;16") or image.getextrema()[1] <= 65535 else 32
@@ -72,23 +72,10 @@ def _pixels(image) -> np.ndarray:
   if mode == "P" and "transparency" in image.info or mode in ("PA", "LA", "La", "RGBa"):
     image = image.convert("RGBA")
   if image.mode == "RGBA":
-    return _composite(np.asarray(image, np.uint8))
+    return common.composite_alpha(np.asarray(image, np.uint8))
   array = np.asarray(image.convert("RGB" if image.mode not in ("L", "1", "I") else "L"),
                      np.uint8)
   return array if array.ndim == 3 else array[..., None]
-
-
-def _composite(rgba: np.ndarray) -> np.ndarray:
-  """RGBA -> RGB. Where the colour is one and the same everywhere and only the alpha
-  varies (a pen's strokes saved on a transparent page, as drawing tools do), the image is
-  in the alpha: it becomes the grey value. Otherwise the colour is composited over
-  black, so transparent parts are dark, as the digits' backgrounds are."""
-  colour = rgba[..., :3].astype(np.float64)
-  alpha = rgba[..., 3:].astype(np.float64) / 255.0
-  painted = colour.reshape(-1, 3)[alpha.reshape(-1) > 0]
-  if np.ptp(alpha) > 0 and (not len(painted) or np.ptp(painted, axis=0).max() <= 2):
-    return np.repeat(np.round(255 * alpha).astype(np.uint8), 3, axis=-1)
-  return np.round(colour * alpha).astype(np.uint8)
 
 
 def _read(path: str, color: str, image_size: Optional[Sequence[int]], modes: Dict[str, int]):
