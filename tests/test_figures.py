@@ -1,7 +1,6 @@
 """aae_tf/figures.py: image grids for every data shape, and the matplotlib latent scatter."""
 
 import os
-import time
 
 import matplotlib
 import numpy as np
@@ -249,13 +248,15 @@ def test_scatter_writes_png_whatever_the_extension(tmp_path):
   _check_png(path)
 
 
-def test_scatter_of_10000_points_is_fast(tmp_path):
+def test_scatter_of_10000_points_draws_them_all_in_one_collection(tmp_path):
+  # One PathCollection for the whole cloud (not one artist per point or per class) is
+  # what keeps a 10,000-point test set cheap to draw; how long it takes is the
+  # benchmark's business, not a test's.
   codes, labels = _codes(10_000, 8), np.arange(10_000) % 10
-  figures.save_scatter(codes[:100], labels[:100], str(tmp_path / "warm.png"))  # fonts
-  # Process CPU time, so a busy machine (training jobs) does not make it flaky.
-  start = time.process_time()
+  figure = figures.draw_scatter(codes, labels)
+  drawn = [c for c in figure.axes[0].collections if len(c.get_offsets()) > 0]
+  assert len(drawn) == 1 and len(drawn[0].get_offsets()) == 10_000
   figures.save_scatter(codes, labels, str(tmp_path / "latent.png"))
-  assert time.process_time() - start < 2.0
   _check_png(str(tmp_path / "latent.png"))
 
 
