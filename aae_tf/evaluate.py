@@ -25,6 +25,7 @@ Metrics (keys of the JSON):
 
 if __name__ == "__main__":  # the program itself: TensorFlow's start-up lines held back
   from aae_tf import startup
+  startup.stop_quietly_on_interrupt()
   startup.import_tensorflow_quietly()
 
 import json

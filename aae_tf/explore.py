@@ -13,6 +13,7 @@ Bad input is a message in the page (`ExplorerInputError`), never a stack trace.
 
 if __name__ == "__main__":  # the program itself: TensorFlow's start-up lines held back
   from aae_tf import startup
+  startup.stop_quietly_on_interrupt()
   startup.import_tensorflow_quietly()
 
 import functools

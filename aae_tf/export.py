@@ -17,7 +17,7 @@ range in the `aae_config.json` asset.
            sample(num_samples: i32[] in [0, 100000], seed: i64[]) -> {images, z [, labels]}
              drawn from the training prior in-graph; same seed, same samples; label-aware
              variants also return the uniformly drawn `labels` i32[N].
-           sample_class(labels: i32[None], seed: i64[]) -> {images, z}   (label-aware only)
+           sample_class(labels: i32[N], N <= 100000, seed: i64[]) -> {images, z}   (label-aware)
            serving_default = decode
   encoder  encode(images: f32[None, *data_shape]) -> {z: f32[None, latent_dim] [, label_probs]}
              `label_probs` f32[None, K] where the encoder has a categorical head; for
@@ -155,7 +155,10 @@ class DecoderModule(tf.Module):
     return dict(self._draw(num_samples, seed, labels), labels=labels)
 
   def _sample_class(self, labels, seed):
-    with tf.control_dependencies(_check_labels(labels, self._num_categories)):
+    checks = _check_labels(labels, self._num_categories) + [
+        tf.debugging.assert_less_equal(tf.size(labels), MAX_SAMPLES, message=(
+            f"sample_class: at most {MAX_SAMPLES} labels per call, as for sample"))]
+    with tf.control_dependencies(checks):
       seed = rng.make_seed(seed)
     return self._draw(tf.size(labels), seed, labels)
 

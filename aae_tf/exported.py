@@ -86,12 +86,25 @@ def load_exported(export_dir: str, version: Optional[int] = None) -> Exported:
   version = find_version(export_dir, version)
   paths = export.model_dirs(export_dir, version)
   loaded = {name: tf.saved_model.load(path) for name, path in paths.items()}
-  asset = getattr(loaded["decoder"], "aae_config", None)
-  if asset is None:
-    raise EvaluationError(f"{paths['decoder']} has no {export.CONFIG_ASSET} asset; "
-                          "re-export it with this version of aae_tf")
-  with open(asset.asset_path.numpy().decode()) as f:
-    info = json.load(f)
+  described = {}
+  for name in ("decoder", "encoder"):
+    asset = getattr(loaded[name], "aae_config", None)
+    if asset is None:
+      raise EvaluationError(f"{paths[name]} has no {export.CONFIG_ASSET} asset; "
+                            "re-export it with this version of aae_tf")
+    with open(asset.asset_path.numpy().decode()) as f:
+      described[name] = json.load(f)
+  info = described["decoder"]
+  if described["encoder"] != info:
+    # One export writes the same description into both; two differ at least in their
+    # run or step, and a code of one encoder means nothing to another run's decoder.
+    def origin(d):
+      return (f"{d.get('preset') or d.get('variant')} on {d.get('dataset')}, step "
+              f"{d.get('training_step')}")
+    raise EvaluationError(
+        f"{export_dir} version {version}: the encoder ({origin(described['encoder'])}) and "
+        f"the decoder ({origin(described['decoder'])}) are not one export; export both "
+        "from one run (aae-export --workdir=RUN --export_dir=DIR)")
   if info.get("variant") not in variants.VARIANTS:
     raise EvaluationError(f"{paths['decoder']}: unknown variant {info.get('variant')!r}")
   return Exported(loaded["encoder"], loaded["decoder"], info, version, paths)

@@ -138,9 +138,32 @@ def user_errors() -> tuple:
           checkpoints.CheckpointSaveError, checkpoints.CheckpointUnreadableError)
 
 
+def _unexpected(arguments) -> str:
+  if any(a.startswith("\ufeff") for a in arguments):
+    return ("a --flagfile starts with a byte-order mark (an editor's \"UTF-8 with BOM\"), "
+            "so its first flag was not read; save it as plain UTF-8")
+  return f"unexpected arguments {list(arguments)}; all options are --flags"
+
+
+def _flags_parser(check_config: bool = False):
+  """absl's parser, then: no positional arguments; and with --only_check_args (where
+  absl exits before main) the config the flags make is validated too."""
+  def parse(argv):
+    rest = app.parse_flags_with_usage(argv)
+    if len(rest) > 1:
+      _fail(ValueError(_unexpected(rest[1:])))
+    if check_config and FLAGS.only_check_args:
+      startup.import_tensorflow_quietly()
+      from aae_tf import validate
+      try:
+        validate.validate(config_from_flags())
+      except config_lib.ConfigError as e:
+        _fail(e)
+    return rest
+  return parse
+
+
 def train_main(argv) -> None:
-  if len(argv) > 1:
-    _fail(ValueError(f"unexpected arguments {argv[1:]}; all options are --flags"))
   if FLAGS.list_presets:
     width = max(map(len, configs.names()))
     print("\n".join(f"{name:<{width}}  {configs.describe(name)}" for name in configs.names()))
@@ -182,8 +205,6 @@ def train_main(argv) -> None:
 
 
 def export_main(argv) -> None:
-  if len(argv) > 1:
-    _fail(ValueError(f"unexpected arguments {argv[1:]}; all options are --flags"))
   from aae_tf import export
   from aae_tf import workdir as workdir_lib
   try:
@@ -232,8 +253,6 @@ def _define_evaluate_flags() -> None:
 def evaluate_main(argv) -> None:
   from aae_tf import data, evaluate, export, report  # deferred: TensorFlow
   flags_ = FLAGS
-  if len(argv) > 1:
-    _fail(ValueError(f"unexpected arguments {argv[1:]}; all options are --flags"))
   try:
     try:
       sigmas = [float(s) for s in flags_.sigmas] if flags_.sigmas else None
@@ -259,7 +278,7 @@ def console_evaluate() -> None:
   """`aae-evaluate` / `python -m aae_tf.evaluate`."""
   startup.import_tensorflow_quietly()
   _define_evaluate_flags()
-  app.run(evaluate_main)
+  app.run(evaluate_main, flags_parser=_flags_parser())
 
 
 def _replace_train_flags(definitions) -> None:
@@ -288,8 +307,6 @@ def _define_explore_flags() -> None:
 
 
 def explore_main(argv) -> None:
-  if len(argv) > 1:
-    _fail(ValueError(f"unexpected arguments {argv[1:]}; all options are --flags"))
   from aae_tf import explore  # deferred: TensorFlow
   from aae_tf.exported import EvaluationError
   try:
@@ -313,7 +330,7 @@ def console_explore() -> None:
   """`aae-explore` / `python -m aae_tf.explore`."""
   startup.import_tensorflow_quietly()
   _define_explore_flags()
-  app.run(explore_main)
+  app.run(explore_main, flags_parser=_flags_parser())
 
 
 #: What `aae-train --help` shows: the flags a first run needs.
@@ -377,7 +394,7 @@ def console_main() -> None:
     except config_lib.ConfigError as e:
       _fail(e)
     sys.exit(0)
-  app.run(train_main)
+  app.run(train_main, flags_parser=_flags_parser(check_config=True))
 
 
 def _define_export_flags() -> None:
@@ -396,7 +413,7 @@ def console_export() -> None:
   flag is refused, not silently ignored)."""
   _define_export_flags()
   startup.import_tensorflow_quietly()
-  app.run(export_main)
+  app.run(export_main, flags_parser=_flags_parser())
 
 
 if __name__ == "__main__":

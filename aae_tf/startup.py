@@ -6,11 +6,37 @@ that `TF_CPP_MIN_LOG_LEVEL` does not silence in TensorFlow 2.21. The command lin
 import TensorFlow through `import_tensorflow_quietly`, which holds stderr while it
 happens; if the import fails, what was held is printed. `--verbosity=1` (or `-v 1`) on
 the command line, or `TF_CPP_MIN_LOG_LEVEL` set to 0 or 1, shows them as before.
+
+A Ctrl-C while the command line starts (imports, flags, data) ends it with one line and
+exit code 130, not a `KeyboardInterrupt` traceback; the training loop installs its own
+handler, which saves a checkpoint. The console entry points (`aae_tf.console`) install
+it before anything heavy is imported.
 """
 
 import os
+import signal
 import sys
 import tempfile
+
+INTERRUPTED = "stopped: interrupted (Ctrl-C); rerun the same command to carry on"
+
+
+def _stopper(terminal_fd: int):
+  def stop(signum, frame):
+    del signum, frame
+    # To the stderr of the start, not sys.stderr: while TensorFlow is imported, file
+    # descriptor 2 is a file that is thrown away.
+    os.write(terminal_fd, (INTERRUPTED + "\n").encode())
+    # SystemExit, not os._exit: `finally` blocks still remove half-written files.
+    raise SystemExit(128 + signal.SIGINT)
+  return stop
+
+
+def stop_quietly_on_interrupt() -> None:
+  """Ctrl-C from here on is one line and exit 130 (a SIGINT already ignored stays so,
+  as for a command started in the background by a shell)."""
+  if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+    signal.signal(signal.SIGINT, _stopper(os.dup(sys.stderr.fileno())))
 
 
 def _verbose(argv) -> bool:
@@ -41,7 +67,7 @@ def import_tensorflow_quietly(argv=None) -> None:
     try:
       import tensorflow as tf  # pylint: disable=g-import-not-at-top
       tf.config.list_physical_devices()   # the device probes print when they first run
-    except BaseException:
+    except Exception:   # a failed import shows what it printed; a Ctrl-C shows nothing
       os.dup2(saved, fd)
       held.seek(0)
       sys.stderr.write(held.read().decode("utf-8", "replace"))

@@ -6,7 +6,7 @@ Writes E/encoder/<N>/ and E/decoder/<N>/ (N defaults to the training step), veri
 them by reloading, and never overwrites an existing version. Same as `aae-export`.
 """
 
-from aae_tf import main
+from aae_tf import console
 
 if __name__ == "__main__":
-  main.console_export()
+  console.export()

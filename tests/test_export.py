@@ -361,6 +361,20 @@ def test_too_many_samples_are_rejected_by_the_signature(loaded):
     sample(num_samples=tf.constant(limit + 1, tf.int32), seed=tf.constant(0, tf.int64))
 
 
+def test_too_many_class_samples_are_rejected_by_the_signature():
+  # The same cap as `sample`: one call cannot ask for a million images.
+  from aae_tf import models
+  from aae_tf import variants
+  config = configs.get("smoke").replace(variant="supervised", data_shape=(4, 4, 1))
+  spec = variants.spec_for(config)
+  decoder = export.DecoderModule(models.build_networks(config, spec).decoder, spec, config)
+  seed = tf.constant(0, tf.int64)
+  assert decoder.sample_class(tf.zeros([3], tf.int32), seed)["images"].shape[0] == 3
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match=f"at most {export.MAX_SAMPLES} labels per call"):
+    decoder.sample_class(tf.zeros([export.MAX_SAMPLES + 1], tf.int32), seed)
+
+
 def test_flat_images_are_rejected_by_the_restored_function(loaded):
   with pytest.raises((ValueError, TypeError, tf.errors.InvalidArgumentError)):
     loaded["encoder"].encode(tf.zeros([2, 784], tf.float32))

@@ -288,3 +288,16 @@ def test_real_mnist_images_through_a_folder(tmp_path):
   config, logs = _slow_run(tmp_path, f"folder:{tmp_path / 'png'}", architecture="conv")
   assert config.data.data_shape == (28, 28, 1)
   assert any("(grayscale" in m and "10 classes" in m for m in logs)
+
+
+@pytest.mark.parametrize("spec, suggestion", [("mnistt", "did you mean tfds:mnist"),
+                                              ("fashion_mnis:3.0.0", "tfds:fashion_mnist?"),
+                                              ("qqqqzzz", "no registered name is close")])
+def test_an_unknown_tfds_name_gets_the_close_names_in_one_line(tmp_path, spec, suggestion):
+  # TFDS's own message lists every one of ~1,300 datasets before its guess.
+  from aae_tf.errors import DataError  # pylint: disable=g-import-not-at-top
+  from aae_tf.sources import tfds_source  # pylint: disable=g-import-not-at-top
+  with pytest.raises(DataError) as raised:
+    tfds_source.load(spec, str(tmp_path), allow_download=False, log=lambda _: None)
+  message = str(raised.value)
+  assert "\n" not in message and suggestion in message and len(message) < 300, message

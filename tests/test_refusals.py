@@ -178,3 +178,38 @@ def test_evaluating_an_export_on_data_of_another_shape_is_refused_up_front(train
     evaluate.run(str(tmp_path / "e.json"), workdir=str(workdir),
                  dataset=f"npz:{tmp_path / 'small.npz'}", log=lambda _: None)
   assert not (tmp_path / "e.json").exists()
+
+
+def test_only_check_args_judges_the_config_and_a_flagfile_bom_is_named(tmp_path):
+  env = helpers.hermetic_env(tmp_path / "cache")
+  train_with = lambda *flags: helpers.run_module(  # noqa: E731
+      ["-m", "aae_tf.train", "--preset=smoke", f"--workdir={tmp_path / 'w'}", *flags], env=env)
+  _one_line_refusal(train_with("--only_check_args", "--latent_dim=-3"), "--latent_dim")
+  fine = train_with("--only_check_args")
+  assert fine.returncode == 0 and not fine.stderr.strip(), helpers.describe(fine)
+  flagfile = tmp_path / "flags.txt"
+  flagfile.write_bytes(b"\xef\xbb\xbf--latent_dim=4\n--epochs=1\n")   # Notepad's UTF-8
+  _one_line_refusal(train_with(f"--flagfile={flagfile}", "--only_check_args"),
+                    "byte-order mark", "plain UTF-8")
+  assert not (tmp_path / "w").exists()
+
+
+def test_an_encoder_and_a_decoder_of_two_exports_are_refused(trained, tmp_path):
+  # As when one export's encoder/ is copied beside another's decoder/: the codes of
+  # one encoder mean nothing to the other decoder.
+  from aae_tf import export
+  from aae_tf import exported
+  _, _, workdir = trained
+  steps = sorted(int(n.split("-")[1].split(".")[0])
+                 for n in os.listdir(workdir / "checkpoints") if n.endswith(".index"))
+  assert len(steps) >= 2, steps
+  first = export.export_from_workdir(str(workdir), str(tmp_path / "a"), 1, checkpoint=str(steps[0]))
+  last = export.export_from_workdir(str(workdir), str(tmp_path / "b"), 1, checkpoint=str(steps[-1]))
+  mixed = tmp_path / "mixed"
+  for name, paths in (("encoder", first), ("decoder", last)):
+    (mixed / name).mkdir(parents=True)
+    os.rename(paths[name], mixed / name / "1")
+  with pytest.raises(exported.EvaluationError,
+                     match=rf"encoder \(.*step {steps[0]}\) and the decoder \(.*step "
+                           rf"{steps[-1]}\) are not one export"):
+    exported.load_exported(str(mixed))

@@ -81,3 +81,25 @@ def test_sigterm_at_any_moment_ends_within_the_grace_period(moment, data_dir, tm
     visible = [n for n in os.listdir(workdir / "export" / model) if not n.startswith(".")]
     assert visible == ["40"], visible
     assert os.path.exists(workdir / "export" / model / "40" / "saved_model.pb")
+
+
+@pytest.mark.parametrize("delay_s", [0.5, 2.0])
+def test_ctrl_c_during_start_up_is_one_line(delay_s, data_dir, tmp_path):
+  """Ctrl-C while the interpreter imports TensorFlow or reads flags and data: one line,
+  exit 130, no KeyboardInterrupt traceback, nothing written."""
+  import subprocess, sys  # pylint: disable=g-import-not-at-top,multiple-imports
+  from aae_tf import startup  # pylint: disable=g-import-not-at-top
+  workdir = tmp_path / "run"
+  # A terminal's foreground process has SIGINT at its default; a shell's background
+  # job (perhaps this test's runner) has it ignored, which the child would inherit.
+  proc = subprocess.Popen(
+      [sys.executable, *_command(data_dir, workdir)], env=helpers.hermetic_env(tmp_path / "c"),
+      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+      preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+  time.sleep(delay_s)
+  proc.send_signal(signal.SIGINT)
+  out, err = proc.communicate(timeout=60)
+  lines = err.strip().splitlines()
+  assert proc.returncode == 130, (proc.returncode, err[-2000:])
+  assert "Traceback" not in err and lines[-1] == startup.INTERRUPTED, err[-2000:]
+  assert not (workdir / "checkpoints").exists()

@@ -8,6 +8,7 @@ if allowed and the TFDS host answers within seconds; otherwise the error says ho
 prepare it offline. Variable-size images need `image_size=(H, W)`.
 """
 
+import difflib
 import os
 from typing import Callable, Optional, Sequence
 
@@ -59,6 +60,21 @@ def _read_split(builder, split, image_key, label_key, image_size, name):
   return np.stack(images), (np.array(labels, np.int32) if label_key else None)
 
 
+def _builder_error(spec: str, error: Exception) -> str:
+  """One line for a dataset TFDS cannot build: for an unknown name, the closest names
+  (TFDS's message lists all ~1,300 and buries its own guess at the end)."""
+  first = (str(error).splitlines() or [""])[0]
+  if type(error).__name__ != "DatasetNotFoundError":
+    return f"tfds:{spec}: {type(error).__name__}: {first}"
+  import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
+  name = spec.split("/")[0].split(":")[0]
+  close = difflib.get_close_matches(name, tfds.list_builders(with_community_datasets=False), n=3, cutoff=0.6)
+  hint = (f"did you mean {' or '.join('tfds:' + c for c in close)}?" if close else
+          "no registered name is close")
+  return (f"tfds:{spec}: no TFDS dataset named {name!r}; {hint} "
+          "(every name: python -c 'import tensorflow_datasets as t; print(t.list_builders())')")
+
+
 def load(spec: str, data_dir: Optional[str], allow_download: bool,
          image_key: str = "", label_key: str = "",
          image_size: Optional[Sequence[int]] = None,
@@ -69,7 +85,7 @@ def load(spec: str, data_dir: Optional[str], allow_download: bool,
   try:
     builder = tfds.builder(spec, data_dir=directory)
   except Exception as e:  # pylint: disable=broad-except  (TFDS raises many types)
-    raise DataError(f"tfds:{spec}: {type(e).__name__}: {str(e).splitlines()[0]}") from None
+    raise DataError(_builder_error(spec, e)) from None
   if not builder.is_prepared():
     how = (f"prepare it on a machine with internet access (`tfds build {spec} "
            f"--data_dir=DIR`) and pass --data_dir=DIR")
