@@ -87,11 +87,12 @@ def _shown(explorer, image, example=None):
 
 def build_app(explorer: explorer_lib.ExportExplorer,
               log: Callable[[str], None] = lambda _: None):
-  """The Gradio Blocks app over `explorer` (not launched)."""
+  """The Gradio Blocks app over `explorer` (not launched; `serve` launches it with the
+  drawing pad's script and style, which Gradio 6 takes at launch)."""
   gr = import_gradio()
   names = explorer.category_names()
   output = gr.Image if explorer.is_image else gr.Textbox
-  with gr.Blocks(title="aae_tf explorer", head=_PAD_SCRIPT, css=_PAD_CSS) as app:
+  with gr.Blocks(title="aae_tf explorer") as app:
     gr.Markdown(f"## aae_tf explorer\n{explorer.describe()}\n\n{_vector_note(explorer)}")
     with gr.Tab("Map of the code"):
       _map_tab(gr, explorer, names, output, log)
@@ -352,7 +353,7 @@ def serve(explorer: explorer_lib.ExportExplorer, host: str, port: int,
   """Serves the app until interrupted; says where it listens."""
   app = build_app(explorer, log=lambda line: log(f"aae-explore: {line}"))
   app.launch(server_name=host, server_port=port, prevent_thread_lock=True, quiet=True,
-             show_error=False)
+             show_error=False, head=_PAD_SCRIPT, css=_PAD_CSS)
   log(f"aae-explore: listening on http://{host}:{port}/ (Ctrl-C stops)")
   try:
     while True:

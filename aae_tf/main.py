@@ -149,7 +149,14 @@ def _flags_parser(check_config: bool = False):
   """absl's parser, then: no positional arguments; and with --only_check_args (where
   absl exits before main) the config the flags make is validated too."""
   def parse(argv):
-    rest = app.parse_flags_with_usage(argv)
+    try:
+      rest = FLAGS(argv)
+    except flags.Error as e:    # absl would print "FATAL Flags parsing error" and exit 1
+      first = str(e).splitlines()[0].replace("ERROR:: ", "")
+      _fail(ValueError(f"{first} (--helpshort lists the flags)"))
+    except UnicodeDecodeError:   # absl reads a --flagfile as text
+      _fail(ValueError("a --flagfile is not UTF-8 text; give a text file, one --flag=value "
+                       "per line"))
     if len(rest) > 1:
       _fail(ValueError(_unexpected(rest[1:])))
     if check_config and FLAGS.only_check_args:
@@ -210,6 +217,7 @@ def export_main(argv) -> None:
   try:
     if not FLAGS.workdir or not FLAGS.export_dir:
       raise export.ExportError("--workdir (a training run) and --export_dir are required")
+    workdir_lib.check_writable(FLAGS.export_dir, "--export_dir")
     workdir_lib.ensure_not_training(FLAGS.workdir)
     paths = export.export_from_workdir(FLAGS.workdir, FLAGS.export_dir, FLAGS.version,
                                        checkpoint=FLAGS.checkpoint)
@@ -308,22 +316,32 @@ def _define_explore_flags() -> None:
 
 def explore_main(argv) -> None:
   from aae_tf import explore  # deferred: TensorFlow
+  from aae_tf import workdir as workdir_lib
   from aae_tf.exported import EvaluationError
   try:
     if not FLAGS.projector:
       explore.import_gradio()       # before the slow part: one line if it is missing
     if not FLAGS.export_dir:
       raise errors.ExportError("--export_dir is required: the export to explore")
+    logdir = FLAGS.logdir or os.path.join(FLAGS.export_dir, "projector")
+    if FLAGS.projector:
+      workdir_lib.check_writable(logdir, "--logdir")
+    elif not 1 <= FLAGS.port <= 65535:
+      raise ValueError(f"--port must be in 1..65535, got {FLAGS.port}")
     explorer = explore.load(FLAGS.export_dir, FLAGS.version, FLAGS.data, FLAGS.data_dir,
                             log=lambda message: print(message, file=sys.stderr))
     if FLAGS.projector:
-      logdir = FLAGS.logdir or os.path.join(FLAGS.export_dir, "projector")
       path = explore.write_projector(explorer, logdir)
       print(f"wrote {path}; see it with: tensorboard --logdir {logdir}")
       return
-  except (ImportError, ValueError, OSError, errors.ExportError, EvaluationError) as e:
+  except (ImportError, ValueError, OSError, errors.ExportError, errors.ConfigError,
+          EvaluationError) as e:
     _fail(e)
-  explore.serve(explorer, FLAGS.host, FLAGS.port)
+  try:
+    explore.serve(explorer, FLAGS.host, FLAGS.port)
+  except OSError as e:   # Gradio: the port is taken, or the host is not this machine's
+    _fail(OSError(f"cannot serve on {FLAGS.host}:{FLAGS.port} ({str(e).splitlines()[0]}); "
+                  "choose another --port or --host"))
 
 
 def console_explore() -> None:

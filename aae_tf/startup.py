@@ -7,8 +7,9 @@ import TensorFlow through `import_tensorflow_quietly`, which holds stderr while 
 happens; if the import fails, what was held is printed. `--verbosity=1` (or `-v 1`) on
 the command line, or `TF_CPP_MIN_LOG_LEVEL` set to 0 or 1, shows them as before.
 
-A Ctrl-C while the command line starts (imports, flags, data) ends it with one line and
-exit code 130, not a `KeyboardInterrupt` traceback; the training loop installs its own
+A Ctrl-C (or SIGTERM) outside the training loop, e.g. while the command line starts
+(imports, flags, data) or evaluates, ends it with one line and exit code 130 (143), not a
+`KeyboardInterrupt` traceback or a silent death; the training loop installs its own
 handler, which saves a checkpoint. The console entry points (`aae_tf.console`) install
 it before anything heavy is imported.
 """
@@ -18,25 +19,32 @@ import signal
 import sys
 import tempfile
 
-INTERRUPTED = "stopped: interrupted (Ctrl-C); rerun the same command to carry on"
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def stopped_line(signum: int) -> str:
+  return (f"stopped: {signal.Signals(signum).name} received; rerun the same command to "
+          "carry on")
 
 
 def _stopper(terminal_fd: int):
   def stop(signum, frame):
-    del signum, frame
+    del frame
     # To the stderr of the start, not sys.stderr: while TensorFlow is imported, file
     # descriptor 2 is a file that is thrown away.
-    os.write(terminal_fd, (INTERRUPTED + "\n").encode())
+    os.write(terminal_fd, (stopped_line(signum) + "\n").encode())
     # SystemExit, not os._exit: `finally` blocks still remove half-written files.
-    raise SystemExit(128 + signal.SIGINT)
+    raise SystemExit(128 + signum)
   return stop
 
 
 def stop_quietly_on_interrupt() -> None:
-  """Ctrl-C from here on is one line and exit 130 (a SIGINT already ignored stays so,
-  as for a command started in the background by a shell)."""
-  if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
-    signal.signal(signal.SIGINT, _stopper(os.dup(sys.stderr.fileno())))
+  """Ctrl-C (SIGINT) or SIGTERM from here on is one line and exit 128 + the signal (a
+  signal already ignored stays so, as SIGINT for a shell's background job)."""
+  stop = _stopper(os.dup(sys.stderr.fileno()))
+  for sig in STOP_SIGNALS:
+    if signal.getsignal(sig) is not signal.SIG_IGN:
+      signal.signal(sig, stop)
 
 
 def _verbose(argv) -> bool:

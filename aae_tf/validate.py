@@ -78,7 +78,10 @@ def validate(config: Config, num_replicas: int = 1) -> None:
   for name in ("train_steps", "checkpoint_every_steps"):
     if config.value(name) < 0:
       fail(f"--{name} must be >= 0, got {config.value(name)}")
-  if config.runtime.train_steps == 0 and config.runtime.epochs <= 0:
+  # Negative epochs are refused even where --train_steps decides the length: a value
+  # that cannot mean anything is a mistake, not a setting to ignore.
+  if config.runtime.epochs < 0 or (config.runtime.train_steps == 0 and
+                                   config.runtime.epochs <= 0):
     fail(f"--epochs must be > 0 (or set --train_steps), got {config.runtime.epochs}")
   for name in ("encoder_dropout", "decoder_dropout", "discriminator_dropout"):
     if not 0.0 <= config.value(name) < 1.0:

@@ -28,6 +28,9 @@ from aae_tf import validate
     (dict(seed=2**64), "--seed must be in [0, 2**31)"),
     (dict(label_seed=-5), "--label_seed must be in [0, 2**31)"),
     (dict(variant="label_conditioned", num_labels=20), "--prior=gaussian has one"),
+    # smoke sets --train_steps, so --epochs decides nothing; a negative one is still a
+    # mistake to name, not a value to ignore.
+    (dict(epochs=-1.0), "--epochs must be > 0"),
 ])
 def test_bad_values_are_named(changes, named):
   with pytest.raises(config_lib.ConfigError, match=re.escape(named)):

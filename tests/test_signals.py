@@ -101,5 +101,5 @@ def test_ctrl_c_during_start_up_is_one_line(delay_s, data_dir, tmp_path):
   out, err = proc.communicate(timeout=60)
   lines = err.strip().splitlines()
   assert proc.returncode == 130, (proc.returncode, err[-2000:])
-  assert "Traceback" not in err and lines[-1] == startup.INTERRUPTED, err[-2000:]
+  assert "Traceback" not in err and lines[-1] == startup.stopped_line(signal.SIGINT), err[-2000:]
   assert not (workdir / "checkpoints").exists()
