@@ -213,3 +213,42 @@ def test_an_encoder_and_a_decoder_of_two_exports_are_refused(trained, tmp_path):
                      match=rf"encoder \(.*step {steps[0]}\) and the decoder \(.*step "
                            rf"{steps[-1]}\) are not one export"):
     exported.load_exported(str(mixed))
+
+
+def test_a_resume_on_relabelled_npz_data_is_refused(tmp_path):
+  # Beyond images added to a folder: the same images with other labels would change
+  # which examples the semi-supervised run sees labelled, and its validation scores.
+  rng = np.random.default_rng(1)
+  images, labels = rng.integers(0, 255, (80, 8, 8), dtype=np.uint8), np.arange(80) % 4
+  path = tmp_path / "d.npz"
+  np.savez(path, x_train=images, y_train=labels)
+  config = configs.get("smoke").replace(dataset=f"npz:{path}", validation_size=8)
+  workdir = tmp_path / "work"
+  train.run(config, str(workdir), log=lambda _: None)
+  np.savez(path, x_train=images, y_train=(labels + 1) % 4)
+  before = helpers.tree_snapshot(workdir)
+  with pytest.raises(errors.ConfigError, match="trained on other data"):
+    train.run(config.replace(train_steps=9), str(workdir), log=lambda _: None)
+  assert helpers.tree_snapshot(workdir) == before
+  # The refusal released the workdir's lock: with the data put back, the run resumes.
+  np.savez(path, x_train=images, y_train=labels)
+  train.run(config.replace(train_steps=9), str(workdir), log=lambda _: None)
+  assert json.loads((workdir / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 9
+
+
+def test_evaluation_results_and_figures_follow_the_umask(trained, tmp_path):
+  # Beyond export versions: what evaluate writes is read by others too (a team's
+  # dashboard, a web server), so it follows the umask like everything else.
+  from aae_tf import evaluate
+  _, data_dir, workdir = trained
+  old = os.umask(0o002)
+  try:
+    evaluate.run(str(tmp_path / "out" / "e.json"), workdir=str(workdir), data_dir=data_dir,
+                 num_parzen_samples=50, classifier_epochs=0, log=lambda _: None)
+  finally:
+    os.umask(old)
+  written = [p for p in (tmp_path / "out").rglob("*")]
+  assert written and any(p.name == "e.json" for p in written)
+  for path in written:
+    want = 0o775 if path.is_dir() else 0o664
+    assert path.stat().st_mode & 0o777 == want, (path, oct(path.stat().st_mode))

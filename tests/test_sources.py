@@ -197,6 +197,28 @@ def test_folder_images_keep_their_content_whatever_their_mode(tmp_path):
   assert "1 grey 16-bit" in raw.source and "1 RGB with alpha" in raw.source
 
 
+def test_grey_alpha_and_palette_transparency_keep_their_strokes(tmp_path):
+  """Two more ways drawing tools save ink on a transparent page: grey + alpha (LA), and
+  a palette whose background index is transparent (P with tRNS)."""
+  from PIL import Image
+  from aae_tf.sources import folder
+  for k in ("a", "b"):
+    (tmp_path / k).mkdir()
+  grey_alpha = np.zeros((8, 8, 2), np.uint8)
+  grey_alpha[2:6, 3:5, 1] = 200                                       # black, alpha 200
+  Image.fromarray(grey_alpha, "LA").save(tmp_path / "a" / "grey_alpha.png")
+  strokes = np.zeros((8, 8), np.uint8)
+  strokes[2:6, 3:5] = 1                                               # index 1: black ink
+  palette = Image.fromarray(strokes, "P")
+  palette.putpalette([255, 255, 255, 0, 0, 0] + [0] * 762)            # index 0: white page
+  palette.save(tmp_path / "b" / "palette.png", transparency=0)
+  raw = folder.load(str(tmp_path), color="grayscale")
+  grey_alpha_image, palette_image = raw.train_images[0, ..., 0], raw.train_images[1, ..., 0]
+  assert grey_alpha_image[3, 3] == 200 and grey_alpha_image[0, 0] == 0
+  assert palette_image[3, 3] == 255 and palette_image[0, 0] == 0
+  assert "1 grey with alpha" in raw.source and "1 palette" in raw.source
+
+
 def _terabyte_npz(path):
   import io
   import zipfile
@@ -217,6 +239,12 @@ def _terabyte_npz(path):
                         y_train=np.array([0, 10**9])), "label 1000000000 is not a class id"),
     (lambda p: np.savez(p, x_train=np.zeros((2, 8), np.uint8),
                         y_train=np.array([0, 2**32 + 3])), "label 4294967299"),
+    # Found by scripts/break_it.py beyond the probe's list:
+    (lambda p: np.savez(p, x_train=np.full((2, 8), np.nan)), "values are NaN or infin"),
+    (lambda p: np.savez(p, x_train=np.zeros((2, 8), np.uint8), y_train=np.array([0.5, 1.5])),
+     "expected 1-D integer class id"),
+    (lambda p: np.savez(p, x_train=np.array(["digit", "seven"])), "expected images"),
+    (lambda p: np.savez(p, x_train=np.zeros((2, 8, 8, 4), np.uint8)), "images have 4 channels"),
 ])
 def test_hostile_npz_files_are_refused_with_one_line_before_any_work(tmp_path, write, message):
   """Each one once ended in a traceback, an abort inside oneDNN, exhausted memory, or a
