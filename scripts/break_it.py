@@ -655,7 +655,7 @@ def report(outcomes: List[Outcome], argv: Sequence[str]) -> str:
       "`stopped:` line), a good one ran; and every file it watches (the data, the "
       "finished run, the export) is byte for byte as before.",
       "",
-      f"Made by `python scripts/break_it.py {' '.join(argv)}`".rstrip() + "` on "
+      f"Made by `{' '.join(['python scripts/break_it.py', *argv])}` on "
       f"{datetime.date.today().isoformat()}, commit {_commit()}, {_machine()}.",
       "",
       f"**{len(outcomes)} cases: {len(outcomes) - len(bad)} passed. Tracebacks: "
