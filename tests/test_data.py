@@ -497,7 +497,9 @@ def test_probe_gives_up_after_timeout(monkeypatch):
   monkeypatch.setattr(source_common.socket, "create_connection", hang)
   start = time.monotonic()
   assert _REAL_REACHABLE("example.invalid", 443, 0.2) is False
-  assert time.monotonic() - start < 1.0
+  # Gave up instead of waiting for the lookup (which answers only after 5 s); the margin
+  # is wide because a loaded CI machine can be slow to schedule the probe's thread.
+  assert time.monotonic() - start < 4.0
   release.set()  # Let the abandoned probe thread finish cleanly.
 
 
