@@ -17,6 +17,7 @@ if __name__ == "__main__":  # the program itself: TensorFlow's start-up lines he
   startup.import_tensorflow_quietly()
 
 import functools
+import logging
 import os
 import time
 from typing import Callable, Optional
@@ -352,6 +353,8 @@ def serve(explorer: explorer_lib.ExportExplorer, host: str, port: int,
           log: Callable[[str], None] = lambda line: print(line, flush=True)) -> None:
   """Serves the app until interrupted; says where it listens."""
   app = build_app(explorer, log=lambda line: log(f"aae-explore: {line}"))
+  # Gradio checks its own server over HTTP at launch; httpx logs each request at INFO.
+  logging.getLogger("httpx").setLevel(logging.WARNING)
   app.launch(server_name=host, server_port=port, prevent_thread_lock=True, quiet=True,
              show_error=False, head=_PAD_SCRIPT, css=_PAD_CSS)
   log(f"aae-explore: listening on http://{host}:{port}/ (Ctrl-C stops)")
