@@ -6,9 +6,10 @@ import os
 
 import tensorflow as tf
 
+from aae_tf import choices
 from aae_tf.errors import ConfigError
 
-STRATEGIES = ("default", "mirrored", "multi_worker")
+STRATEGIES = choices.STRATEGIES
 
 
 def split_cpu(num_devices: int) -> None:

@@ -7,6 +7,8 @@ replicas step exactly like one (the optimizers SUM gradients across replicas).
 
 import tensorflow as tf
 
+from aae_tf import choices
+
 
 def _flatten(x):
   return tf.reshape(x, [tf.shape(x)[0], -1])
@@ -39,7 +41,7 @@ def bce(images, logits, scale: str = "per_image"):
 
 
 RECONSTRUCTION_LOSSES = {"mse": mse, "bce": bce}
-RECONSTRUCTION_SCALES = ("per_image", "per_pixel")
+RECONSTRUCTION_SCALES = choices.RECONSTRUCTION_SCALES
 
 
 def discriminator(real_logits, fake_logits):

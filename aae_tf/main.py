@@ -97,7 +97,7 @@ def config_from_argv(argv) -> config_lib.Config:
   """The validated config that `aae-train ARGV` would train (ARGV: flags only, no
   program name), parsed apart from this process's flags: for tools that name runs by
   their flags. ConfigError for a bad flag."""
-  from aae_tf import validate  # deferred: imports TensorFlow
+  from aae_tf import validate
   flag_values = flags.FlagValues()
   flags.DEFINE_string("preset", FLAGS["preset"].default, FLAGS["preset"].help,
                       flag_values=flag_values)
@@ -160,7 +160,6 @@ def _flags_parser(check_config: bool = False):
     if len(rest) > 1:
       _fail(ValueError(_unexpected(rest[1:])))
     if check_config and FLAGS.only_check_args:
-      startup.import_tensorflow_quietly()
       from aae_tf import validate
       try:
         validate.validate(config_from_flags())
@@ -175,24 +174,24 @@ def train_main(argv) -> None:
     width = max(map(len, configs.names()))
     print("\n".join(f"{name:<{width}}  {configs.describe(name)}" for name in configs.names()))
     return
-  startup.import_tensorflow_quietly()   # only now: --list_presets and --help stay instant
+  # The flags are judged before TensorFlow is imported (validate needs none of it): a
+  # bad value is refused in about a second, not after TensorFlow's start-up.
   from aae_tf import validate
-  if FLAGS.print_config:
-    try:
-      config = config_from_flags()
-      validate.validate(config)
-    except config_lib.ConfigError as e:
-      _fail(e)
-    print(config.to_json())
-    return
-  from aae_tf import controller
-  from aae_tf import train
   try:
     config = config_from_flags()
     validate.validate(config)
-    if not FLAGS.workdir:
+    if not FLAGS.workdir and not FLAGS.print_config:
       raise config_lib.ConfigError("--workdir is required: where checkpoints, summaries "
                                    "and figures go (rerun with the same one to resume)")
+  except config_lib.ConfigError as e:
+    _fail(e)
+  if FLAGS.print_config:
+    print(config.to_json())
+    return
+  startup.import_tensorflow_quietly()
+  from aae_tf import controller
+  from aae_tf import train
+  try:
     train.run(config, FLAGS.workdir)
   except controller.TrainingInterrupted as e:
     print(f"stopped: {e}", file=sys.stderr)

@@ -15,15 +15,17 @@ from typing import Dict, Optional, Sequence
 
 import tensorflow as tf
 
+from aae_tf import choices
 from aae_tf import conv
 from aae_tf import precision
 from aae_tf import rng
 
 #: q(z|x) choices of the paper's section 2.
-POSTERIORS = ("deterministic", "gaussian", "universal")
+POSTERIORS = choices.POSTERIORS
 #: mlp: every network an MLP on the flattened example (the paper's) | conv: encoder and
 #: decoder get convolutional layers next to the data (images only).
-ARCHITECTURES = ("mlp", "conv")
+ARCHITECTURES = choices.ARCHITECTURES
+parse_weight_init = choices.parse_weight_init
 _LOG_VAR_HEAD = "z_log_var"
 
 
@@ -41,21 +43,6 @@ def _initializer(spec: str, seed: Sequence[int]):
   if kind == "glorot_uniform":
     return glorot_uniform
   return lambda shape: std * rng.normal(shape, seed)
-
-
-def parse_weight_init(spec: str):
-  """("glorot_uniform", None) or ("normal", std > 0); ValueError naming the spec."""
-  if spec == "glorot_uniform":
-    return spec, None
-  if spec.startswith("normal:"):
-    try:
-      std = float(spec.split(":", 1)[1])
-    except ValueError:
-      std = float("nan")
-    if std > 0 and std != float("inf"):
-      return "normal", std
-  raise ValueError(f"unknown weight_init {spec!r}; use glorot_uniform or normal:<std> "
-                   "with a positive std (the paper: normal:0.01)")
 
 
 class Dense(tf.Module):

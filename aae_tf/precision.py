@@ -7,7 +7,9 @@ from typing import Tuple
 
 import tensorflow as tf
 
-PRECISIONS = ("auto", "float32", "mixed_bfloat16")
+from aae_tf import choices
+
+PRECISIONS = choices.PRECISIONS
 # CPU flags under which oneDNN runs bf16 matmuls natively (AMX tiles or AVX512-BF16).
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 

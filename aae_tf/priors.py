@@ -13,6 +13,7 @@ from typing import Optional
 
 import tensorflow as tf
 
+from aae_tf import choices
 from aae_tf import rng
 
 
@@ -131,7 +132,7 @@ class Categorical(Prior):
     return {"name": "categorical", "dim": self.num_components}
 
 
-PRIORS = ("gaussian", "gaussian_mixture", "swiss_roll")
+PRIORS = choices.PRIORS
 
 
 def make_prior(config) -> Prior:

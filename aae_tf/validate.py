@@ -10,13 +10,9 @@ import math
 import os
 from typing import Optional
 
+from aae_tf import choices
 from aae_tf import data
-from aae_tf import distribute
 from aae_tf import errors
-from aae_tf import losses
-from aae_tf import models
-from aae_tf import precision
-from aae_tf import priors
 from aae_tf import variants
 from aae_tf.config import Config
 from aae_tf.config import ConfigError
@@ -34,20 +30,18 @@ def validate(config: Config, num_replicas: int = 1) -> None:
     data.parse_dataset(config.data.dataset)
   except errors.DataError as e:
     fail(str(e))
-  choices = {"variant": tuple(variants.VARIANTS), "architecture": models.ARCHITECTURES,
-             "color": folder.COLORS,
-             "prior": priors.PRIORS, "strategy": distribute.STRATEGIES,
-             "reconstruction_loss": tuple(losses.RECONSTRUCTION_LOSSES),
-             "optimizer": ("adam", "sgd", "rmsprop"),
-             "adversarial_optimizer": ("", "adam", "sgd", "rmsprop"),
-             "reconstruction_scale": losses.RECONSTRUCTION_SCALES,
-             "posterior": models.POSTERIORS,
-             "precision": precision.PRECISIONS}
-  for name, allowed in choices.items():
+  allowed_values = {
+      "variant": tuple(variants.VARIANTS), "architecture": choices.ARCHITECTURES,
+      "color": folder.COLORS, "prior": choices.PRIORS, "strategy": choices.STRATEGIES,
+      "reconstruction_loss": choices.RECONSTRUCTION_LOSSES, "optimizer": choices.OPTIMIZERS,
+      "adversarial_optimizer": ("", *choices.OPTIMIZERS),
+      "reconstruction_scale": choices.RECONSTRUCTION_SCALES,
+      "posterior": choices.POSTERIORS, "precision": choices.PRECISIONS}
+  for name, allowed in allowed_values.items():
     if config.value(name) not in allowed:
       fail(f"--{name}={config.value(name)} is not one of: {', '.join(allowed)}")
   try:
-    models.parse_weight_init(config.model.weight_init)
+    choices.parse_weight_init(config.model.weight_init)
   except ValueError as e:
     fail(f"--weight_init: {e}")
   for name, values in config.flat().items():   # nan / inf pass every comparison below

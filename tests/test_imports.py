@@ -86,7 +86,7 @@ def test_no_import_cycles():
 LAYERS = (
     # the ground: the configuration, its errors, and dependency-free helpers
     ("aae_tf", "aae_tf.errors", "aae_tf.config", "aae_tf.atomic", "aae_tf.rng",
-     "aae_tf.startup"),
+     "aae_tf.startup", "aae_tf.choices"),
     # building blocks: data, networks, priors, losses, presets, checkpoint files
     ("aae_tf.precision", "aae_tf.distribute", "aae_tf.losses", "aae_tf.metrics",
      "aae_tf.optimizers", "aae_tf.conv", "aae_tf.variants", "aae_tf.priors",
