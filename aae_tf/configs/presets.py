@@ -100,25 +100,16 @@ def paper_table2_100() -> Config:
   return _semi_supervised(100).replace(lr_decay_epochs=(150.0, 1000.0), epochs=200.0)
 
 
-# The z adversary also reads the encoder's category (one_hot(argmax q(y|x))), so it
-# matches q(z|y) to the prior for every class, not only the aggregate q(z): z cannot carry
-# the digit, and the class grid shows one digit per row (style accuracy 73 -> 97 %, the
-# same validation error; docs/RESULTS.md, "The category and the content").
-_CATEGORY_FREE_STYLE = dict(style_adversary_reads_category=True)
-
-
 @preset
 def paper_table2_1000() -> Config:
   """Paper Table 2: semi-supervised classification with 1000 labels."""
-  # Not _CATEGORY_FREE_STYLE: with 1000 labels it cost 0.1-0.4 points of test error
-  # (docs/RESULTS.md, "The category and the content").
   return _semi_supervised(1000)
 
 
 @preset
 def paper_table2_all() -> Config:
   """Paper Table 2: the same model with every training label."""
-  return _semi_supervised(-1).replace(**_CATEGORY_FREE_STYLE)
+  return _semi_supervised(-1)
 
 
 # Without a supervised phase to make q(y|x) one-hot, the categorical adversary separates
