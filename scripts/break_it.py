@@ -21,16 +21,20 @@ import concurrent.futures
 import dataclasses
 import datetime
 import hashlib
+import io
 import os
 import platform
 import re
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zipfile
+import zlib
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -104,11 +108,12 @@ def _raw(name: str, content: bytes) -> Callable[[Dict[str, str]], None]:
 
 
 def _huge_header_npz(p):
-  # A valid zip holding one .npy whose header declares 10^12 float64 values.
-  header = b"{'descr': '<f8', 'fortran_order': False, 'shape': (1000000, 1000, 1000), }"
-  header += b" " * (118 - len(header)) + b"\n"
-  with zipfile.ZipFile(os.path.join(p["here"], "huge.npz"), "w") as z:
-    z.writestr("x_train.npy", b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header)
+  """A valid zip holding one .npy whose header declares 10^12 float64 values (8 TB)."""
+  header = io.BytesIO()
+  np.lib.format.write_array_header_1_0(
+      header, {"descr": "<f8", "fortran_order": False, "shape": (1000000, 1000, 1000)})
+  with zipfile.ZipFile(os.path.join(p["here"], "d.npz"), "w") as z:
+    z.writestr("x_train.npy", header.getvalue())
 
 
 def _folder(images: Dict[str, np.ndarray], mode: Optional[str] = None, extra=None):
@@ -118,7 +123,7 @@ def _folder(images: Dict[str, np.ndarray], mode: Optional[str] = None, extra=Non
     for name, array in images.items():
       path = os.path.join(root, name)
       os.makedirs(os.path.dirname(path), exist_ok=True)
-      Image.fromarray(array, mode=mode).save(path) if mode else Image.fromarray(array).save(path)
+      Image.fromarray(array, **({"mode": mode} if mode else {})).save(path)
     for name, content in (extra or {}).items():
       path = os.path.join(root, name)
       os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -168,8 +173,10 @@ def _damage(pattern: str, how: str = "garble"):
             os.remove(path)
           else:
             with open(path, "r+b") as f:
-              size = os.path.getsize(path)
-              f.truncate(size // 2) if how == "truncate" else f.write(b"\0garbled\0" * 8)
+              if how == "truncate":
+                f.truncate(os.path.getsize(path) // 2)
+              else:
+                f.write(b"\0garbled\0" * 8)
   return prepare
 
 
@@ -280,8 +287,7 @@ def _data_cases() -> List[Case]:
       ("pickled objects", lambda p: np.savez(os.path.join(p["here"], "d.npz"),
                                              x_train=np.array([{"a": 1}] * 60, dtype=object))),
       ("strings", _npz("d.npz", x_train=np.array(["digit"] * 60))),
-      ("a header declaring 8 TB", lambda p: (_huge_header_npz(p), os.rename(
-          os.path.join(p["here"], "huge.npz"), os.path.join(p["here"], "d.npz")))),
+      ("a header declaring 8 TB", _huge_header_npz),
       ("four channels", _npz("d.npz", x_train=np.repeat(x[..., None], 4, axis=3))),
       ("a missing file", None),
   ]
@@ -341,9 +347,6 @@ def _data_cases() -> List[Case]:
 
 def _write_blank_png(path: str, width: int, height: int) -> None:
   """A grey PNG of any size, streamed: a few hundred kB on disk, width*height in memory."""
-  import struct  # pylint: disable=import-outside-toplevel
-  import zlib  # pylint: disable=import-outside-toplevel
-
   def chunk(kind, data):
     return struct.pack(">I", len(data)) + kind + data + struct.pack(
         ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
@@ -545,11 +548,9 @@ def run_case(case: Case, paths: Dict[str, str], scratch: str) -> Outcome:
       # What a terminal gives its foreground job; a shell's background job ignores it.
       preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
   lines: List[str] = []
-  waiter = None
   if case.interrupt:
-    import threading  # pylint: disable=import-outside-toplevel
-    waiter = threading.Thread(target=_interrupt, args=(proc, *case.interrupt, lines), daemon=True)
-    waiter.start()
+    threading.Thread(target=_interrupt, args=(proc, *case.interrupt, lines),
+                     daemon=True).start()
   try:
     for line in proc.stdout:
       lines.append(line.rstrip("\n"))
