@@ -162,6 +162,10 @@ class TrainingConfig:
       "categorical while reconstruction moves only the examples it is unsure of (near "
       "one-hot, the softmax passes almost no gradient) to the cluster that rebuilds them "
       "better.")
+  category_reading_start_epoch: float = _field(
+      0.0, "With --style_adversary_reads_category: the epoch from which the z adversary "
+      "reads the category. Before it the adversary reads zeros there (blind, as the "
+      "paper's), so q(y|x) settles before z is made to leave the category to it.")
   cluster_head_threshold: float = _field(
       2.0, "eta: dim_reduction penalises cluster heads closer than this.")
   cluster_head_weight: float = _field(1.0, "Weight of the cluster-head distance penalty.")

@@ -63,6 +63,9 @@ class Trainer(tf.Module):
     self.spec = variants.spec_for(config)
     self.prior = priors.make_prior(config)
     self.category_prior = priors.Categorical(num_components=config.model.num_categories)
+    # The step from which the z adversary reads the category (0: from the start).
+    self._category_reading_start_step = int(round(
+        config.training.category_reading_start_epoch * steps_per_epoch))
     loss_fn = losses.RECONSTRUCTION_LOSSES[config.training.reconstruction_loss]
     self._reconstruction_loss = lambda images, logits: loss_fn(
         images, logits, config.training.reconstruction_scale)
@@ -277,6 +280,10 @@ class Trainer(tf.Module):
       if any(a.reads_category for a in self.spec.adversaries):
         category = tf.stop_gradient(tf.one_hot(
             tf.argmax(codes["y"], axis=1), self.config.model.num_categories))
+        if self._category_reading_start_step > 0:
+          # Zeros before the start: the adversary is blind to the category until then.
+          category *= tf.cast(self.global_step >= self._category_reading_start_step,
+                              category.dtype)
       generator_losses = []
       for i, adversary in enumerate(self.spec.adversaries):
         real = self._prior_samples(adversary, global_labels, tf.shape(labels)[0], replica_id,

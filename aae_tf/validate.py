@@ -112,6 +112,12 @@ def validate(config: Config, num_replicas: int = 1) -> None:
   if config.model.style_adversary_reads_category and not spec.has_categories:
     fail(f"--style_adversary_reads_category needs a variant with a category head q(y|x); "
          f"--variant={config.model.variant} has none")
+  start = config.training.category_reading_start_epoch
+  if not math.isfinite(start) or start < 0:
+    fail(f"--category_reading_start_epoch must be a finite number >= 0, got {start}")
+  if start and not config.model.style_adversary_reads_category:
+    fail(f"--category_reading_start_epoch={start} schedules what the z adversary reads: "
+         "add --style_adversary_reads_category")
   for head in config.model.head_batch_norm:
     if head not in spec.heads:
       fail(f"--head_batch_norm={','.join(config.model.head_batch_norm)}: --variant="

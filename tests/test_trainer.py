@@ -289,3 +289,32 @@ def test_style_adversary_reading_the_category_needs_a_category_head():
   from aae_tf.errors import ConfigError
   with pytest.raises(ConfigError, match="needs a variant with a category head"):
     validate.validate(tiny_config(variant="supervised", style_adversary_reads_category=True))
+
+
+def test_the_z_adversary_reads_the_category_only_from_its_start_epoch():
+  # Ten steps an epoch, reading from epoch 0.2: steps 0 and 1 are blind, step 2 reads.
+  config = tiny_config(variant="clustering", num_categories=4, discriminator_noise_std=0.0,
+                       style_adversary_reads_category=True, category_reading_start_epoch=0.2)
+  validate.validate(config)
+  trainer = trainer_lib.Trainer(config, tf.distribute.get_strategy(), 10)
+  (z_adversary,) = [a for a in trainer.spec.adversaries if a.head == "z"]
+  first_layer = trainer.networks.discriminators[z_adversary.name].layers[0]
+  # The input rows of the category one-hot: the last 4 of the first layer's kernel.
+  category_rows = lambda: first_layer.kernel.numpy()[-4:].copy()
+  untouched = category_rows()
+  train(config, tf.distribute.get_strategy(), steps=2, trainer=trainer)
+  np.testing.assert_array_equal(category_rows(), untouched)    # zeros in: no gradient
+  train(config, tf.distribute.get_strategy(), steps=1, trainer=trainer)
+  assert np.abs(category_rows() - untouched).max() > 0         # the one-hot is read
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(category_reading_start_epoch=5.0), "add --style_adversary_reads_category"),
+    (dict(category_reading_start_epoch=-1.0, style_adversary_reads_category=True), ">= 0"),
+    (dict(category_reading_start_epoch=float("inf"), style_adversary_reads_category=True),
+     "finite"),
+])
+def test_the_category_reading_start_is_checked(changes, message):
+  from aae_tf.errors import ConfigError
+  with pytest.raises(ConfigError, match=message):
+    validate.validate(tiny_config(variant="clustering", num_categories=4, **changes))
