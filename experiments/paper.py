@@ -155,6 +155,13 @@ EXPERIMENTS = (
         target=Target("<=", 25.0), draws=(Draw(result="docs/results/fig10_2d.json"),),
         section="fig-10-2-d-representation"),
     Experiment(
+        name="fig10_2d_1000",
+        title="Fig. 10b: 2-D, 1000 labels: test error",
+        preset="paper_fig10_2d_1000", epochs=100, overrides=("--validate_every_epochs=5",),
+        metric="test_error_pct", paper="figure", target=None,
+        draws=(Draw(result="docs/results/fig10_2d_1000.json"),),
+        section="fig-10b-2-d-with-1000-labels"),
+    Experiment(
         name="quickstart", title="README quick start (Table 1 preset, 10 epochs): Parzen",
         preset="paper_table1", epochs=10, metric="parzen_ll", paper="—", target=None,
         draws=(Draw(result="docs/results/quickstart.json"),), section="quick-start"),
