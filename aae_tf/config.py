@@ -166,11 +166,6 @@ class TrainingConfig:
       0.0, "With --style_adversary_reads_category: the epoch from which the z adversary "
       "reads the category. Before it the adversary reads zeros there (blind, as the "
       "paper's), so q(y|x) settles before z is made to leave the category to it.")
-  category_reading_trunk_gradient: float = _field(
-      1.0, "With --style_adversary_reads_category: the share of the z adversary's "
-      "generator gradient that reaches the encoder's shared trunk once the adversary reads "
-      "the category, in [0, 1]. 1 lets it reshape the features q(y|x) classifies from; "
-      "0 leaves hiding the category from z to the z head alone.")
   cluster_head_threshold: float = _field(
       2.0, "eta: dim_reduction penalises cluster heads closer than this.")
   cluster_head_weight: float = _field(1.0, "Weight of the cluster-head distance penalty.")

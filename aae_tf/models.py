@@ -158,13 +158,8 @@ class Encoder(tf.Module):
                        for head in head_batch_norm}
     self.dropout = dropout
 
-  def __call__(self, images, dropout_seed=None, posterior_seed=None,
-               style_trunk_gradient=None) -> Dict[str, tf.Tensor]:
-    """Returns each head's output; "y" is logits over categories, "z" the code.
-
-    `style_trunk_gradient`, a scalar in [0, 1], is the share of the gradient of z (and of
-    its log-variance) that reaches the trunk; the forward values are unchanged.
-    """
+  def __call__(self, images, dropout_seed=None, posterior_seed=None) -> Dict[str, tf.Tensor]:
+    """Returns each head's output; "y" is logits over categories, "z" the code."""
     x = self.body(images) if self.body else tf.reshape(images, [-1, self.data_size])
     if self.noise_dim:
       shape = [tf.shape(x)[0], self.noise_dim]
@@ -174,12 +169,7 @@ class Encoder(tf.Module):
     h = tf.nn.relu(self.trunk(x, dropout_seed))
     if dropout_seed is not None and self.dropout > 0:
       h = rng.dropout(h, self.dropout, rng.fold_in(dropout_seed, 99))
-    style_h = h
-    if style_trunk_gradient is not None:
-      share = tf.cast(style_trunk_gradient, h.dtype)
-      style_h = share * h + (1.0 - share) * tf.stop_gradient(h)
-    codes = {head: tf.cast(layer(h if head == "y" else style_h), tf.float32)
-             for head, layer in self.heads.items()}
+    codes = {head: tf.cast(layer(h), tf.float32) for head, layer in self.heads.items()}
     for head, norm in self.head_norms.items():
       codes[head] = norm(codes[head], training=dropout_seed is not None)
     log_var = codes.pop(_LOG_VAR_HEAD, None)

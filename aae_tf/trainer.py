@@ -273,23 +273,17 @@ class Trainer(tf.Module):
       generator_tape.watch(self.phase_variables["generator"])
       # One encoder forward serves both updates: the discriminator update does not
       # change the encoder, so the codes are the same either way.
-      reads_category = any(a.reads_category for a in self.spec.adversaries)
-      reading = tf.cast(self.global_step >= self._category_reading_start_step, tf.float32)
-      trunk_share = None
-      if reads_category and self.config.training.category_reading_trunk_gradient < 1.0:
-        # The full gradient while the adversary is blind; the configured share once it reads.
-        trunk_share = 1.0 - reading * (
-            1.0 - self.config.training.category_reading_trunk_gradient)
       codes = self.networks.encoder(
           encoder_input, seed_for(_REGULARISATION_DROPOUT),
-          self._posterior_seed(rng.fold_in(seed_for(_POSTERIOR), 1)), trunk_share)
+          self._posterior_seed(rng.fold_in(seed_for(_POSTERIOR), 1)))
       category = None
-      if reads_category:
+      if any(a.reads_category for a in self.spec.adversaries):
         category = tf.stop_gradient(tf.one_hot(
             tf.argmax(codes["y"], axis=1), self.config.model.num_categories))
         if self._category_reading_start_step > 0:
           # Zeros before the start: the adversary is blind to the category until then.
-          category *= reading
+          category *= tf.cast(self.global_step >= self._category_reading_start_step,
+                              category.dtype)
       generator_losses = []
       for i, adversary in enumerate(self.spec.adversaries):
         real = self._prior_samples(adversary, global_labels, tf.shape(labels)[0], replica_id,

@@ -118,12 +118,6 @@ def validate(config: Config, num_replicas: int = 1) -> None:
   if start and not config.model.style_adversary_reads_category:
     fail(f"--category_reading_start_epoch={start} schedules what the z adversary reads: "
          "add --style_adversary_reads_category")
-  share = config.training.category_reading_trunk_gradient
-  if not 0.0 <= share <= 1.0:
-    fail(f"--category_reading_trunk_gradient must be in [0, 1], got {share}")
-  if share != 1.0 and not config.model.style_adversary_reads_category:
-    fail(f"--category_reading_trunk_gradient={share} shapes what the category-reading z "
-         "adversary trains: add --style_adversary_reads_category")
   for head in config.model.head_batch_norm:
     if head not in spec.heads:
       fail(f"--head_batch_norm={','.join(config.model.head_batch_norm)}: --variant="

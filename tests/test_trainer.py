@@ -8,7 +8,6 @@ from aae_tf import validate
 from aae_tf import configs
 from aae_tf import distribute
 from aae_tf import input_pipeline
-from aae_tf import models
 from aae_tf import trainer as trainer_lib
 
 NUM_EXAMPLES = 80
@@ -319,62 +318,3 @@ def test_the_category_reading_start_is_checked(changes, message):
   from aae_tf.errors import ConfigError
   with pytest.raises(ConfigError, match=message):
     validate.validate(tiny_config(variant="clustering", num_categories=4, **changes))
-
-
-@pytest.mark.parametrize("posterior", ["deterministic", "gaussian"])
-def test_the_style_trunk_gradient_share_stops_only_zs_gradient_at_the_trunk(posterior):
-  encoder = models.Encoder((16, 8), {"z": 2, "y": 3}, init="glorot_uniform", seed=0,
-                           dropout=0.0, compute_dtype=tf.float32, posterior=posterior)
-  images = tf.random.stateless_uniform([5, 28, 28, 1], (1, 2))
-  trunk = encoder.trunk.trainable_variables
-  seed = tf.constant([3, 4], tf.int64) if posterior == "gaussian" else None
-
-  def gradients(share, head):
-    with tf.GradientTape() as tape:
-      codes = encoder(images, posterior_seed=seed, style_trunk_gradient=share)
-      loss = tf.reduce_sum(tf.square(codes[head]))
-    return codes, tape.gradient(loss, trunk)
-
-  full_codes, full = gradients(1.0, "z")
-  none_codes, none = gradients(0.0, "z")
-  np.testing.assert_array_equal(full_codes["z"], none_codes["z"])   # forward unchanged
-  assert all(float(tf.reduce_max(tf.abs(g))) > 0 for g in full)
-  assert all(g is None or float(tf.reduce_max(tf.abs(g))) == 0 for g in none)
-  _, half = gradients(0.5, "z")
-  for h, f in zip(half, full):
-    np.testing.assert_allclose(h, 0.5 * f, rtol=1e-5, atol=1e-7)
-  _, category = gradients(0.0, "y")                                   # y's path untouched
-  assert all(float(tf.reduce_max(tf.abs(g))) > 0 for g in category)
-
-
-@pytest.mark.parametrize("changes, message", [
-    (dict(category_reading_trunk_gradient=0.0), "add --style_adversary_reads_category"),
-    (dict(category_reading_trunk_gradient=1.5, style_adversary_reads_category=True),
-     r"in \[0, 1\]"),
-    (dict(category_reading_trunk_gradient=float("nan"), style_adversary_reads_category=True),
-     "not a finite number"),
-])
-def test_the_category_reading_trunk_gradient_is_checked(changes, message):
-  from aae_tf.errors import ConfigError
-  with pytest.raises(ConfigError, match=message):
-    validate.validate(tiny_config(variant="clustering", num_categories=4, **changes))
-
-
-def test_the_trunk_share_applies_only_while_the_adversary_reads_the_category():
-  def trunk_after_one_step(**changes):
-    config = tiny_config(variant="clustering", num_categories=4,
-                         style_adversary_reads_category=True, **changes)
-    validate.validate(config)
-    trainer = trainer_lib.Trainer(config, tf.distribute.get_strategy(), 10)
-    train(config, tf.distribute.get_strategy(), steps=1, trainer=trainer)
-    return [v.numpy() for v in trainer.networks.encoder.trunk.trainable_variables]
-
-  def same(a, b):
-    return all(np.array_equal(x, y) for x, y in zip(a, b))
-
-  # Reading from the first step: the share changes the trunk's update.
-  assert not same(trunk_after_one_step(), trunk_after_one_step(category_reading_trunk_gradient=0.0))
-  # Still blind (reading from epoch 5): the full gradient, bit for bit.
-  assert same(trunk_after_one_step(category_reading_start_epoch=5.0),
-              trunk_after_one_step(category_reading_start_epoch=5.0,
-                                   category_reading_trunk_gradient=0.0))
