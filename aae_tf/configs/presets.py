@@ -109,7 +109,12 @@ def paper_table2_1000() -> Config:
 @preset
 def paper_table2_all() -> Config:
   """Paper Table 2: the same model with every training label."""
-  return _semi_supervised(-1)
+  # Blind, the z adversary matches only the aggregate q(z), so z carries the digit and the
+  # class grid is 70-73 % right. Reading the category, it matches q(z|y) for each class
+  # and the decoder takes the content from y; read from epoch 25, once q(y|x) has settled,
+  # the grid is 95-97 % right and the validation error is as low (docs/RESULTS.md, Table 2).
+  return _semi_supervised(-1).replace(style_adversary_reads_category=True,
+                                      category_reading_start_epoch=25.0)
 
 
 # Without a supervised phase to make q(y|x) one-hot, the categorical adversary separates
