@@ -162,6 +162,13 @@ class TrainingConfig:
       "categorical while reconstruction moves only the examples it is unsure of (near "
       "one-hot, the softmax passes almost no gradient) to the cluster that rebuilds them "
       "better.")
+  category_shift_consistency: float = _field(
+      0.0, "Variants with a category head q(y|x): the weight of KL(q(y|x) || q(y|shift(x))) "
+      "in the generator phase, shift(x) moving each image by up to --shift_pixels in each "
+      "direction. A digit moved by a pixel or two is the same digit, so the partition "
+      "should not change with it; 0 = off.")
+  shift_pixels: int = _field(
+      2, "With --category_shift_consistency: the largest shift, in pixels, per axis.")
   category_reading_start_epoch: float = _field(
       0.0, "With --style_adversary_reads_category: the epoch from which the z adversary "
       "reads the category. Before it the adversary reads zeros there (blind, as the "

@@ -68,3 +68,11 @@ def accuracy(logits, is_real: bool):
 def classification(labels, logits):
   """Per-example cross-entropy of integer `labels` under categorical `logits`."""
   return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+
+
+def category_consistency(logits, shifted_logits):
+  """Per-example KL(q(y|x) || q(y|shift(x))); no gradient reaches the unshifted side,
+  so the shifted prediction is pulled to the original, not both to each other."""
+  target = tf.stop_gradient(tf.nn.softmax(logits))
+  log_target = tf.stop_gradient(tf.nn.log_softmax(logits))
+  return tf.reduce_sum(target * (log_target - tf.nn.log_softmax(shifted_logits)), axis=1)

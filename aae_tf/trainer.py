@@ -31,6 +31,7 @@ _RECONSTRUCTION_DROPOUT, _REGULARISATION_DROPOUT, _DISCRIMINATOR_DROPOUT = 1, 2,
 _SUPERVISED_DROPOUT, _INPUT_NOISE, _DISCRIMINATOR_NOISE = 4, 5, 6
 _POSTERIOR = 7  # a stochastic q(z|x)'s draws (+0 reconstruction, +1 regularisation, +2 supervised)
 _STYLE_DROPOUT = 8
+_SHIFT = 9
 _PRIOR_SAMPLES = 10
 
 
@@ -127,6 +128,8 @@ class Trainer(tf.Module):
                 f"discriminator_{adversary.name}_accuracy_real",
                 f"discriminator_{adversary.name}_accuracy_fake"]
     names.append("generator_loss")
+    if self.config.training.category_shift_consistency:
+      names.append("category_consistency_loss")
     if self.spec.supervised_phase:
       names += ["supervised_loss", "supervised_accuracy"]
     return names
@@ -255,6 +258,19 @@ class Trainer(tf.Module):
     keep = rng.uniform(tf.stack([tf.shape(z)[0], 1]), seed) >= rate
     return z * tf.cast(keep, z.dtype)
 
+  def _shifted(self, images, seed):
+    """Each [H, W] or [H, W, C] image moved by its own whole-pixel offset of up to
+    `shift_pixels` per axis, the uncovered border zero (the background of the paper's
+    digits)."""
+    s = self.config.training.shift_pixels
+    height, width = images.shape[1], images.shape[2]
+    padded = tf.pad(images, [[0, 0], [s, s], [s, s]] + [[0, 0]] * (images.shape.rank - 3))
+    offsets = rng.uniform(tf.stack([tf.shape(images)[0], 2]), seed, 0, 2 * s + 1, tf.int32)
+    rows = offsets[:, :1] + tf.range(height)
+    columns = offsets[:, 1:] + tf.range(width)
+    moved = tf.gather(padded, rows, axis=1, batch_dims=1)
+    return tf.gather(moved, columns, axis=2, batch_dims=1)
+
   def _cluster_head_penalty(self):
     """sum over pairs of max(0, eta - ||W_i - W_j||): pushes cluster heads apart."""
     heads = self.networks.decoder.cluster_heads
@@ -273,9 +289,22 @@ class Trainer(tf.Module):
       generator_tape.watch(self.phase_variables["generator"])
       # One encoder forward serves both updates: the discriminator update does not
       # change the encoder, so the codes are the same either way.
-      codes = self.networks.encoder(
-          encoder_input, seed_for(_REGULARISATION_DROPOUT),
-          self._posterior_seed(rng.fold_in(seed_for(_POSTERIOR), 1)))
+      weight = self.config.training.category_shift_consistency
+      if weight:
+        # One pass over [x; shift(x)]: the shifted copies share the batch (and its
+        # head batch norm statistics) with the originals.
+        n = tf.shape(encoder_input)[0]
+        both = self.networks.encoder(
+            tf.concat([encoder_input, self._shifted(encoder_input, seed_for(_SHIFT))], 0),
+            seed_for(_REGULARISATION_DROPOUT),
+            self._posterior_seed(rng.fold_in(seed_for(_POSTERIOR), 1)))
+        codes = {head: code[:n] for head, code in both.items()}
+        consistency = self._global_mean(losses.category_consistency(codes["y"], both["y"][n:]))
+        metrics["category_consistency_loss"] = consistency
+      else:
+        codes = self.networks.encoder(
+            encoder_input, seed_for(_REGULARISATION_DROPOUT),
+            self._posterior_seed(rng.fold_in(seed_for(_POSTERIOR), 1)))
       category = None
       if any(a.reads_category for a in self.spec.adversaries):
         category = tf.stop_gradient(tf.one_hot(
@@ -297,7 +326,8 @@ class Trainer(tf.Module):
         generator_losses.append(self._global_mean(losses.generator(
             self.networks.discriminators[adversary.name](fake))))
       generator_loss = tf.add_n(generator_losses)
-    self._apply("generator", generator_tape, generator_loss)
+      total = generator_loss + weight * consistency if weight else generator_loss
+    self._apply("generator", generator_tape, total)
     metrics["generator_loss"] = generator_loss
     return metrics
 

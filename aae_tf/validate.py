@@ -136,6 +136,14 @@ def validate(config: Config, num_replicas: int = 1) -> None:
   if share != 1.0 and not spec.decoder_reads_y:
     fail(f"--category_reconstruction_gradient={share} needs a variant whose decoder reads "
          f"q(y|x); --variant={config.model.variant} has none")
+  consistency = config.training.category_shift_consistency
+  if not (math.isfinite(consistency) and consistency >= 0):
+    fail(f"--category_shift_consistency must be a finite number >= 0, got {consistency}")
+  if consistency and not spec.has_categories:
+    fail(f"--category_shift_consistency needs a variant with a category head q(y|x); "
+         f"--variant={config.model.variant} has none")
+  if config.training.shift_pixels < 1:
+    fail(f"--shift_pixels must be >= 1, got {config.training.shift_pixels}")
   if not 0.0 <= config.training.input_dropout < 1.0:
     fail(f"--input_dropout must be in [0, 1), got {config.training.input_dropout}")
   if not 0.0 <= config.training.style_dropout < 1.0:
@@ -177,6 +185,9 @@ def fit_to_data(config: Config, splits) -> Config:
   if config.model.architecture == "conv" and len(splits.shape) != 3:
     fail(f"--architecture=conv needs images [H, W, C]; {splits.source} holds vectors of "
          f"{splits.shape[0]} values: use --architecture=mlp")
+  if config.training.category_shift_consistency and len(splits.shape) != 3:
+    fail(f"--category_shift_consistency shifts images [H, W, C]; {splits.source} holds "
+         f"vectors of {splits.shape[0]} values: set it to 0")
   config = config.replace(data_shape=splits.shape, data_source=splits.source,
                           validation_size=len(splits.validation.labels),
                           data_fingerprint=data.fingerprint(splits))

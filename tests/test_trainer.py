@@ -318,3 +318,52 @@ def test_the_category_reading_start_is_checked(changes, message):
   from aae_tf.errors import ConfigError
   with pytest.raises(ConfigError, match=message):
     validate.validate(tiny_config(variant="clustering", num_categories=4, **changes))
+
+
+def test_shift_moves_each_image_by_whole_pixels_within_the_bound():
+  config = tiny_config(variant="clustering", num_categories=4, category_shift_consistency=1.0,
+                       shift_pixels=2)
+  trainer = trainer_lib.Trainer(config, tf.distribute.get_strategy(), 10)
+  images = np.zeros([200, 9, 9, 1], np.float32)
+  images[:, 4, 4, 0] = 1.0                                  # one lit pixel in the centre
+  moved = trainer._shifted(tf.constant(images), tf.constant([1, 2])).numpy()
+  assert moved.shape == images.shape
+  np.testing.assert_array_equal(moved.sum(axis=(1, 2, 3)), 1.0)  # moved, not lost
+  rows, columns = np.nonzero(moved[..., 0])[1:]
+  offsets = set(zip(rows - 4, columns - 4))
+  assert offsets == {(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)}  # all 25 used
+
+
+def test_category_consistency_is_zero_for_equal_predictions_and_pulls_only_the_shifted_side():
+  from aae_tf import losses
+  logits = tf.constant([[2.0, 0.0, -1.0], [0.0, 0.0, 0.0]])
+  np.testing.assert_allclose(losses.category_consistency(logits, logits), 0.0, atol=1e-6)
+  shifted = tf.Variable([[0.0, 2.0, -1.0], [1.0, 0.0, 0.0]])
+  original = tf.Variable(logits)
+  with tf.GradientTape() as tape:
+    loss = tf.reduce_sum(losses.category_consistency(original, shifted))
+  to_original, to_shifted = tape.gradient(loss, [original, shifted])
+  assert loss.numpy() > 0.1
+  assert to_original is None or np.all(to_original.numpy() == 0)
+  assert np.any(to_shifted.numpy() != 0)
+
+
+def test_category_shift_consistency_trains_and_reports_its_loss():
+  config = tiny_config(variant="clustering", num_categories=4, category_shift_consistency=1.0,
+                       head_batch_norm=("y",))
+  _, metrics = train(config, tf.distribute.get_strategy(), steps=2)
+  assert np.isfinite(metrics["category_consistency_loss"])
+  assert metrics["category_consistency_loss"] >= 0
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(category_shift_consistency=1.0), "category head"),      # the unsupervised variant
+    (dict(variant="clustering", num_categories=4, category_shift_consistency=-1.0), ">= 0"),
+    (dict(variant="clustering", num_categories=4, category_shift_consistency=float("nan")),
+     "finite"),
+    (dict(variant="clustering", num_categories=4, shift_pixels=0), "shift_pixels"),
+])
+def test_category_shift_consistency_is_checked(changes, message):
+  from aae_tf.errors import ConfigError
+  with pytest.raises(ConfigError, match=message):
+    validate.validate(tiny_config(**changes))
