@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from aae_tf import data
+from aae_tf import export
 from aae_tf import metrics
 from aae_tf import models
 from aae_tf import optimizers
@@ -95,16 +96,23 @@ def cluster_heads(exported: Exported) -> np.ndarray:
   return decode(exported, np.zeros([k, dim], np.float32), np.arange(k, dtype=np.int32))
 
 
-def cluster_head_agreement(exported: Exported, splits: data.DataSplits, predict) -> dict:
-  """{cluster_heads_agreement_pct, ...}: whether each used cluster's head reads as the
-  majority digit of its validation members (the test split is not read)."""
+def cluster_head_agreement(exported: Exported, splits: data.DataSplits, predict,
+                           seed: int = 0) -> dict:
+  """{cluster_heads_agreement_pct, ..., cluster_grid_agreement_pct}: whether each used
+  cluster's head, and each cell of its row of the cluster grid (the figure's styles,
+  drawn with `seed`), reads as the majority digit of its validation members (the test
+  split is not read)."""
+  k = exported.num_categories
   assigned = np.argmax(encode(exported, splits.validation.images)["label_probs"], axis=1)
-  found = metrics.cluster_head_agreement(
-      predict(cluster_heads(exported)), assigned, splits.validation.labels,
-      exported.num_categories, splits.num_classes)
+  members = (assigned, splits.validation.labels, k, splits.num_classes)
+  found = metrics.cluster_head_agreement(predict(cluster_heads(exported)), *members)
+  call = lambda name, **inputs: exported.decoder.signatures[name](**inputs)  # noqa: E731
+  grid = export.class_grid(call, exported.spec, k, seed)
   return {"cluster_heads_agreement_pct": found["agreement_pct"],
           "cluster_heads_used": found["used"], "cluster_heads_agreeing": found["agreeing"],
-          "cluster_heads_distinct_digits": found["distinct_head_digits"]}
+          "cluster_heads_distinct_digits": found["distinct_head_digits"],
+          "cluster_grid_agreement_pct": metrics.cluster_grid_agreement(
+              predict(grid).reshape(k, -1), *members)}
 
 
 def style_accuracy(exported: Exported, splits: data.DataSplits, predict, seed: int,

@@ -21,6 +21,11 @@ Metrics (keys of the JSON):
   style_accuracy_pct,                 label-aware variants trained with labels: how
   classifier_test_accuracy_pct        often `sample_class(k)` images are digit k for an
                                       independent MLP trained here (its own test acc.).
+  frechet_distance                    samples against test images in that MLP's features.
+  cluster_heads_agreement_pct,        models that learn clusters: the share of used
+  cluster_grid_agreement_pct          clusters whose head (category k, z = 0) reads as its
+                                      members' majority digit; the share of the cluster
+                                      grid's cells (k, a prior z) that do.
 """
 
 if __name__ == "__main__":  # the program itself: TensorFlow's start-up lines held back
@@ -164,7 +169,7 @@ def evaluate(exported: Exported, splits: data.DataSplits, *,
                            predict, FIGURE_SEED))
     if heads:
       results.update(timed("cluster_heads_s", digit_classifier.cluster_head_agreement,
-                           exported, splits, predict))
+                           exported, splits, predict, FIGURE_SEED))
   results["timings_s"] = timings
   return results, arrays
 

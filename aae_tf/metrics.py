@@ -293,14 +293,35 @@ def cluster_head_agreement(head_digits, assignments, labels, num_clusters: int,
   clusters), used, agreeing, distinct_head_digits}.
   """
   head_digits = _labels("head_digits", head_digits, num_clusters)
+  used, majority = _member_majority(assignments, labels, num_clusters, num_classes)
+  agreeing = int(np.sum(head_digits[used] == majority[used]))
+  return {"agreement_pct": 100.0 * agreeing / len(used), "used": int(len(used)),
+          "agreeing": agreeing, "distinct_head_digits": int(len(np.unique(head_digits[used])))}
+
+
+def cluster_grid_agreement(cell_digits, assignments, labels, num_clusters: int,
+                           num_classes: int) -> float:
+  """The share (%) of a cluster grid's cells that show their row's digit.
+
+  `cell_digits[k, j]` is what an independent classifier reads in the decoder at category
+  k with the j-th style z drawn from the prior. Where the category carries the content
+  every cell of row k shows its members' majority digit (100 %); where z carries it,
+  each column keeps one digit down the rows. Only used clusters' rows count.
+  """
+  cells = np.asarray(cell_digits)
+  if cells.ndim != 2 or len(cells) != num_clusters:
+    raise ValueError(f"cell_digits: need [{num_clusters}, styles], got {list(cells.shape)}")
+  used, majority = _member_majority(assignments, labels, num_clusters, num_classes)
+  return 100.0 * float(np.mean(cells[used] == majority[used, None]))
+
+
+def _member_majority(assignments, labels, num_clusters: int, num_classes: int):
+  """(the used clusters' ids, each cluster's majority label) from its members."""
   counts = confusion_matrix(assignments, labels, num_clusters, num_classes)
   used = np.flatnonzero(counts.sum(axis=1) > 0)
   if not len(used):
     raise ValueError("no examples")
-  majority = counts.argmax(axis=1)
-  agreeing = int(np.sum(head_digits[used] == majority[used]))
-  return {"agreement_pct": 100.0 * agreeing / len(used), "used": int(len(used)),
-          "agreeing": agreeing, "distinct_head_digits": int(len(np.unique(head_digits[used])))}
+  return used, counts.argmax(axis=1)
 
 
 def frechet_distance(features_a, features_b) -> float:

@@ -63,6 +63,10 @@ def _fake_export(num_categories, decode_digit, encode_cluster):
     del seed
     return decode(None, labels)
 
+  def sample(num_samples, seed):
+    del seed
+    return {"z": tf.zeros([int(num_samples), 2])}
+
   def encode(images):
     digits = _ReadsBrightness()(images.numpy())
     return {"z": tf.zeros([len(digits), 2]),
@@ -70,7 +74,7 @@ def _fake_export(num_categories, decode_digit, encode_cluster):
 
   signatures = lambda **fns: types.SimpleNamespace(signatures=fns)  # noqa: E731
   return Exported(encoder=signatures(encode=encode),
-                  decoder=signatures(decode=decode, sample_class=sample_class),
+                  decoder=signatures(decode=decode, sample_class=sample_class, sample=sample),
                   info={"variant": "clustering", "num_categories": num_categories,
                         "latent_dim": 2, "data_shape": [28, 28, 1]},
                   version=1, paths={})
@@ -108,3 +112,35 @@ def test_style_accuracy_of_a_class_grid():
   capped = _fake_export(10, lambda labels: np.minimum(labels, 7), lambda d: d)
   assert digit_classifier.style_accuracy(capped, splits, _ReadsBrightness(), seed=0,
                                          per_class=3)["style_accuracy_pct"] == 80.0
+
+
+def test_cluster_grid_agreement_counts_the_cells_that_show_their_rows_digit():
+  # Cluster 0: members 3, 3, 5 (majority 3); cluster 1: 7, 7; cluster 2 empty.
+  assignments, labels = [0, 0, 0, 1, 1], [3, 3, 5, 7, 7]
+  cells = [[3, 3, 3, 1], [7, 2, 7, 7], [0, 0, 0, 0]]   # 6 of the used rows' 8 cells right
+  assert metrics.cluster_grid_agreement(cells, assignments, labels, 3, 10) == 75.0
+  # z carries the digit: each column keeps one digit down the rows.
+  columns = [[3, 7, 1, 2]] * 3
+  assert metrics.cluster_grid_agreement(columns, assignments, labels, 3, 10) == 25.0
+  with pytest.raises(ValueError, match="styles"):
+    metrics.cluster_grid_agreement([3, 7, 0], assignments, labels, 3, 10)
+
+
+def test_cluster_grid_agreement_of_an_export_whose_style_carries_the_digit():
+  splits = _splits([0, 1, 2, 3, 4, 5, 6, 7, 8, 9] * 3)
+  # Five clusters of digits 2k, 2k + 1 (majority ties go to 2k). The decoder draws 2k at
+  # z = 0 but, away from it, the digit its style code names: heads right, grid wrong.
+  style_digit = lambda z: np.rint(z[:, 0]).astype(np.int64) % 10  # noqa: E731
+  exported = _fake_export(5, lambda labels: 2 * labels, lambda digits: digits // 2)
+  exported.decoder.signatures["sample"] = lambda num_samples, seed: {
+      "z": tf.constant(np.stack([np.arange(int(num_samples)) + 1.0,
+                                 np.zeros(int(num_samples))], axis=1), tf.float32)}
+  exported.decoder.signatures["decode"] = lambda z, labels: {"images": tf.constant(_image_of(
+      np.where(np.any(z.numpy() != 0, axis=1), style_digit(z.numpy()), 2 * labels.numpy())))}
+  found = digit_classifier.cluster_head_agreement(exported, splits, _ReadsBrightness())
+  assert found["cluster_heads_agreement_pct"] == 100.0
+  # Styles 1..10 read as digits 1..9, 0: row k is right only in the column of digit 2k.
+  assert found["cluster_grid_agreement_pct"] == pytest.approx(10.0)
+  right = _fake_export(5, lambda labels: 2 * labels, lambda digits: digits // 2)
+  assert digit_classifier.cluster_head_agreement(
+      right, splits, _ReadsBrightness())["cluster_grid_agreement_pct"] == 100.0
