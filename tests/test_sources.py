@@ -160,6 +160,8 @@ def test_run_refuses_data_its_variant_cannot_use_before_creating_the_workdir(tmp
        "the data has 4 classes: set --num_categories=4"),
       (dict(dataset=f"npz:{vectors}", architecture="conv"),
        "--architecture=conv needs images"),
+      (dict(dataset=f"npz:{vectors}", variant="clustering", num_categories=4,
+            category_shift_consistency=1.0), "--category_shift_consistency shifts images"),
   ]
   for changes, message in cases:
     workdir = tmp_path / "work"
