@@ -14,10 +14,6 @@ commit with settings that are today's preset, the JSON's `run.flags` says what r
 import dataclasses
 from typing import Optional, Tuple
 
-SINGLE = "single"
-BEST_OF = "best_of"
-
-
 @dataclasses.dataclass(frozen=True)
 class Draw:
   """One label draw or seed of a row: its flags on top of the record's, and where its
@@ -25,8 +21,6 @@ class Draw:
   flags: Tuple[str, ...] = ()
   result: str = ""                  # the committed evaluation JSON, relative to the repo
   epochs: Optional[float] = None    # when this draw's budget differs from the record's
-  first_seed: int = 0               # best_of: the restarts use seeds first_seed, +1, ...
-  restarts_result: str = ""         # best_of: the committed restarts.json of this draw
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,24 +40,16 @@ class Experiment:
   name: str
   title: str                        # the row's label in the tables
   preset: str
-  epochs: float                     # the budget of one run (of the chosen restart)
+  epochs: float                     # the budget of one run
   metric: str                       # key of eval.json
   paper: str                        # the paper's value, as the paper states it
   target: Optional[Target]          # what this project must reach; None: no target
   draws: Tuple[Draw, ...]
   overrides: Tuple[str, ...] = ()   # flags on top of the preset, for every draw
-  protocol: str = SINGLE            # SINGLE | BEST_OF
-  restarts: int = 1                 # BEST_OF: R runs differing only in --seed ...
-  screen_epochs: float = 0.0        # ... trained this long; the best on validation goes on
   prepare: Tuple[str, ...] = ()     # commands to run first ({dir}: the draw's directory)
   section: str = ""                 # anchor of its section in docs/RESULTS.md
 
   def __post_init__(self):
-    if self.protocol not in (SINGLE, BEST_OF):
-      raise ValueError(f"{self.name}: protocol {self.protocol!r}")
-    if self.protocol == BEST_OF and not (self.restarts > 1 and
-                                         0 < self.screen_epochs <= self.epochs):
-      raise ValueError(f"{self.name}: best_of needs restarts > 1, 0 < screen <= epochs")
     if not self.draws or any(not d.result for d in self.draws):
       raise ValueError(f"{self.name}: every draw needs its committed result path")
     for flag in self.overrides + tuple(f for d in self.draws for f in d.flags):
@@ -73,16 +59,8 @@ class Experiment:
   def draw_epochs(self, draw: Draw) -> float:
     return draw.epochs if draw.epochs is not None else self.epochs
 
-  def budget_epochs(self, draw: Draw) -> float:
-    """Epochs of training the row's number costs: R x screen + the rest for best_of."""
-    epochs = self.draw_epochs(draw)
-    if self.protocol == BEST_OF:
-      return self.restarts * self.screen_epochs + epochs - self.screen_epochs
-    return epochs
-
   def flags(self, draw: Draw, directory: str = "{dir}") -> list:
-    """The training flags of one draw, without --seed for best_of (the restarts set it),
-    --workdir and --export_dir."""
+    """The training flags of one draw, without --workdir and --export_dir."""
     flags = [f"--preset={self.preset}", *self.overrides, *draw.flags,
              f"--epochs={self.draw_epochs(draw):g}"]
     return [flag.replace("{dir}", directory) for flag in flags]
@@ -124,13 +102,10 @@ EXPERIMENTS = (
     Experiment(
         name="table3_16", title="Table 3: clustering error, 16 clusters",
         preset="paper_table3_16", epochs=10, metric=_PAPER_RULE, paper="9.55 ± 2.05 %",
-        target=Target("<=", 25.0), protocol=BEST_OF, restarts=8, screen_epochs=5,
-        draws=(Draw(result="docs/results/table3_16.json", first_seed=0,
-                    restarts_result="docs/results/table3_16_restarts.json"),
-               Draw(result="docs/results/table3_16_draw1.json", first_seed=10,
-                    restarts_result="docs/results/table3_16_draw1_restarts.json"),
-               Draw(result="docs/results/table3_16_draw2.json", first_seed=20,
-                    restarts_result="docs/results/table3_16_draw2_restarts.json")),
+        target=Target("<=", 25.0),
+        draws=(Draw(result="docs/results/table3_16.json"),
+               Draw(("--seed=1",), "docs/results/table3_16_draw1.json"),
+               Draw(("--seed=2",), "docs/results/table3_16_draw2.json")),
         section="table-3-16-clusters"),
     Experiment(
         name="table3_30", title="Table 3: clustering error, 30 clusters",

@@ -9,12 +9,8 @@
 `run` trains every draw of the named records into OUT/NAME/drawD/ (work/, export/,
 train.log, run.json). Resumable: rerun the same command after an interruption and each
 run continues from its newest checkpoint; an exported draw is not trained again. Flags
-after `--` go to every training command (e.g. `-- --precision=float32`). Records with the
-best-of protocol train R restarts that differ only in --seed for the screen epochs, two
-at a time with --jobs=2, take the one whose best validation value
-(`checkpoints/best/best.json`, written by training; the test split is never read) is
-best, and resume it to the full budget; resuming is bit-exact, so the chosen model is the
-one a single run with that seed gives. Its choice is kept in drawD/restarts.json.
+after `--` go to every training command (e.g. `-- --precision=float32`); --jobs=N
+trains N draws at a time. Each draw is one training run, as a user would run the preset.
 
 `evaluate` scores each draw's export (`python -m aae_tf.evaluate`, the test set read
 once) into drawD/eval.json. `collect` copies the draws' eval.json, with run.json as its
@@ -46,7 +42,6 @@ MARKER = "results table"
 RESULTS_MD = os.path.join(ROOT, "docs", "RESULTS.md")
 README_MD = os.path.join(ROOT, "README.md")
 _SET_HERE = ("--workdir", "--export_dir")
-_SET_BY_RESTARTS = ("--seed", "--epochs")
 
 
 class Stop(Exception):
@@ -71,41 +66,8 @@ def draw_dir(out: str, experiment: paper.Experiment, index: int) -> str:
   return os.path.join(out, experiment.name, f"draw{index}")
 
 
-def restart_dir(directory: str, seed: int) -> str:
-  return os.path.join(directory, "restarts", f"seed_{seed}")
-
-
 def _exported(directory: str) -> bool:
   return os.path.isdir(os.path.join(directory, "export", "encoder"))
-
-
-# --- the best-of-restarts choice -------------------------------------------------------
-
-def read_best(workdir: str) -> Optional[dict]:
-  """A run's best validation record (`checkpoints/best/best.json`), None if it has none."""
-  try:
-    with open(os.path.join(workdir, "checkpoints", "best", "best.json")) as f:
-      record = json.load(f)
-  except (OSError, ValueError):
-    return None
-  return record if isinstance(record, dict) and "value" in record else None
-
-
-def choose(records: Dict[int, Optional[dict]]) -> int:
-  """The seed whose best validation value is best; ties go to the lower seed.
-
-  Raises ValueError when a restart has no validation record or the records disagree on
-  the metric: restarts are only comparable on one metric, all of them scored.
-  """
-  missing = sorted(seed for seed, record in records.items() if not record)
-  if missing:
-    raise ValueError(f"restarts with seeds {missing} have no validation record "
-                     f"(checkpoints/best/best.json): they did not validate; rerun them")
-  metrics = {record["metric"] for record in records.values()}
-  if len(metrics) != 1:
-    raise ValueError(f"restarts were validated on different metrics {sorted(metrics)}")
-  sign = -1.0 if next(iter(records.values()))["higher_is_better"] else 1.0
-  return min(records, key=lambda seed: (sign * records[seed]["value"], seed))
 
 
 # --- running commands ------------------------------------------------------------------
@@ -196,54 +158,6 @@ def _prepare(experiment: paper.Experiment, directory: str, python: str) -> None:
     run_group([(argv, os.path.join(directory, "prepare.log"))], 1)
 
 
-def run_best_of(experiment: paper.Experiment, index: int, directory: str, python: str,
-                extra: List[str], jobs: int) -> None:
-  """R restarts screened for screen_epochs, the best on validation resumed to the budget."""
-  draw = experiment.draws[index]
-  flags = [f for f in experiment.flags(draw, directory) if not f.startswith("--epochs=")]
-  flags += extra
-  record = _start_record(directory, flags)
-  seeds = list(range(draw.first_seed, draw.first_seed + experiment.restarts))
-  pending = [seed for seed in seeds
-             if not os.path.exists(os.path.join(restart_dir(directory, seed), "screened"))]
-  commands = [(_train_argv(python, flags + [f"--seed={seed}",
-                                            f"--epochs={experiment.screen_epochs:g}"],
-                           os.path.join(restart_dir(directory, seed), "work")),
-               os.path.join(restart_dir(directory, seed), "train.log")) for seed in pending]
-  for first in range(0, len(commands), jobs):
-    group = commands[first:first + jobs]
-    _add_time(directory, record, run_group(group, jobs))
-    for argv, _ in group:
-      seed = int(next(a for a in argv if a.startswith("--seed="))[len("--seed="):])
-      _write(os.path.join(restart_dir(directory, seed), "screened"), "")
-
-  choice_path = os.path.join(directory, "restarts.json")
-  if not os.path.exists(choice_path):   # on a rerun the screen's choice stands
-    screen = {seed: read_best(os.path.join(restart_dir(directory, seed), "work"))
-              for seed in seeds}
-    _write_json(choice_path, {
-        "flags": flags, "screen_epochs": experiment.screen_epochs,
-        "epochs": experiment.draw_epochs(draw),
-        "budget_epochs": experiment.budget_epochs(draw),
-        "screen": {str(seed): value for seed, value in screen.items()},
-        "chosen_seed": choose(screen)})
-  with open(choice_path) as f:
-    choice = json.load(f)
-  chosen = choice["chosen_seed"]
-  best = choice["screen"][str(chosen)]
-  print(f"{experiment.name} draw {index}: chosen --seed={chosen} ({best['metric']} "
-        f"{best['value']:g} at step {best['step']} of the screen)", flush=True)
-  chosen_dir = restart_dir(directory, chosen)
-  if not _exported(directory):
-    argv = _train_argv(python, flags + [f"--seed={chosen}",
-                                        f"--epochs={experiment.draw_epochs(draw):g}"],
-                       os.path.join(chosen_dir, "work"), os.path.join(directory, "export"))
-    _add_time(directory, record, run_group([(argv, os.path.join(chosen_dir, "train.log"))], 1))
-  link = os.path.join(directory, "work")
-  if not os.path.islink(link):
-    os.symlink(os.path.relpath(os.path.join(chosen_dir, "work"), directory), link)
-
-
 def check_extra(experiments: Sequence[paper.Experiment], extra: List[str]) -> None:
   for flag in extra:
     name = flag.split("=")[0]
@@ -251,8 +165,6 @@ def check_extra(experiments: Sequence[paper.Experiment], extra: List[str]) -> No
       raise Stop(f"{flag}: flags after -- must be --name=value")
     if name in _SET_HERE:
       raise Stop(f"{name} is set by reproduce.py (OUT/NAME/drawD/); drop it")
-    if name in _SET_BY_RESTARTS and any(e.protocol == paper.BEST_OF for e in experiments):
-      raise Stop(f"{name} is set by the best-of-restarts protocol; drop it")
 
 
 def run(experiments: Sequence[paper.Experiment], out: str, python: str, extra: List[str],
@@ -268,10 +180,7 @@ def run(experiments: Sequence[paper.Experiment], out: str, python: str, extra: L
               "remove it to train again")
         continue
       _prepare(experiment, directory, python)
-      if experiment.protocol == paper.BEST_OF:
-        run_best_of(experiment, index, directory, python, extra, jobs)
-      else:
-        singles.append((experiment, index, directory))
+      singles.append((experiment, index, directory))
   for first in range(0, len(singles), jobs):
     group = singles[first:first + jobs]
     records = []
@@ -323,10 +232,6 @@ def collect(experiment: paper.Experiment, out: str, root: str = ROOT) -> List[st
     results["run"] = record
     _write_json(os.path.join(root, draw.result), results)
     written.append(draw.result)
-    if draw.restarts_result:
-      with open(os.path.join(directory, "restarts.json")) as f:
-        _write_json(os.path.join(root, draw.restarts_result), json.load(f))
-      written.append(draw.restarts_result)
   return written
 
 
@@ -378,15 +283,7 @@ def _listing(items: List[str]) -> str:
 
 
 def budget(experiment: paper.Experiment, results: List[dict]) -> str:
-  if experiment.protocol == paper.BEST_OF:
-    epochs = {experiment.draw_epochs(d) for d in experiment.draws}
-    text = ", ".join(
-        f"{experiment.restarts} × {experiment.screen_epochs:g} + "
-        f"{e - experiment.screen_epochs:g} = "
-        f"{experiment.restarts * experiment.screen_epochs + e - experiment.screen_epochs:g}"
-        for e in sorted(epochs)) + " epochs" + (" per draw" if len(results) > 1 else "")
-  else:
-    text = _listing([f"{experiment.budget_epochs(d):g}" for d in experiment.draws]) + " epochs"
+  text = _listing([f"{experiment.draw_epochs(d):g}" for d in experiment.draws]) + " epochs"
   stopped = [(i, r["run"]["epochs_trained"]) for i, r in enumerate(results)
              if r["run"].get("epochs_trained")]
   for index, epochs in stopped:

@@ -1,4 +1,4 @@
-"""experiments/: the records, the best-of-restarts protocol, the command line and the
+"""experiments/: the records, running them, the command line and the
 generated results tables. Hermetic and fast: a fake `python` stands in for training and
 evaluation, and nothing imports TensorFlow."""
 
@@ -18,8 +18,7 @@ reproduce = helpers.load_script("experiments/reproduce.py", "reproduce")
 paper = reproduce.paper
 
 # Stands in for `python -m aae_tf.train` / `-m aae_tf.evaluate` / a prepare script: logs
-# its flags beside the workdir, writes the validation record training would write (the
-# value a function of the seed) and, with --export_dir, an export.
+# its flags beside the workdir, fails for --seed=99 and, with --export_dir, writes an export.
 _FAKE_PYTHON = """#!{python}
 import json, os, sys
 if sys.argv[1] != "-m":                      # a prepare script: python SCRIPT OUTPUT
@@ -35,12 +34,6 @@ if flags.get("seed") == "99":
   sys.exit(2)
 with open(os.path.join(os.path.dirname(flags["workdir"]), "calls.jsonl"), "a") as f:
   f.write(json.dumps(flags) + "\\n")
-best = os.path.join(flags["workdir"], "checkpoints", "best")
-os.makedirs(best, exist_ok=True)
-value = {{0: 30.0, 1: 24.0, 2: 27.0, 3: 24.0}}.get(int(flags.get("seed", 0)), 40.0)
-json.dump({{"step": 100, "metric": "validation_clustering_error_pct", "value": value,
-           "higher_is_better": False, "checkpoint": "ckpt-100"}},
-          open(os.path.join(best, "best.json"), "w"))
 if "export_dir" in flags:
   os.makedirs(os.path.join(flags["export_dir"], "encoder"), exist_ok=True)
 """
@@ -59,16 +52,6 @@ def _calls(directory):
   return [json.loads(line) for line in open(path)] if os.path.exists(path) else []
 
 
-def _best_of(restarts=4, draws=1):
-  return paper.Experiment(
-      name="t16", title="t", preset="paper_table3_16", epochs=10, metric="clustering_error_pct",
-      paper="—", target=paper.Target("<=", 25.0), protocol=paper.BEST_OF, restarts=restarts,
-      screen_epochs=5,
-      draws=tuple(paper.Draw(result=f"docs/results/t16_{i}.json", first_seed=10 * i,
-                             restarts_result=f"docs/results/t16_{i}_restarts.json")
-                  for i in range(draws)))
-
-
 # --- the records -----------------------------------------------------------------------
 
 def test_records_are_complete_and_their_committed_evaluations_exist():
@@ -81,21 +64,6 @@ def test_records_are_complete_and_their_committed_evaluations_exist():
       assert re.fullmatch(r"[0-9a-f]{7}", run["commit"]), draw.result
       assert re.fullmatch(r"\d{4}-\d\d-\d\d", run["date"]) and run["machine"], draw.result
       assert run["flags"][0].startswith("--preset="), draw.result
-      if experiment.protocol == paper.BEST_OF:
-        restarts = json.load(open(os.path.join(helpers.REPO_ROOT, draw.restarts_result)))
-        seeds = range(draw.first_seed, draw.first_seed + experiment.restarts)
-        assert sorted(map(int, restarts["screen"])) == list(seeds)
-        assert restarts["chosen_seed"] == reproduce.choose(
-            {int(s): r for s, r in restarts["screen"].items()})
-        assert restarts["budget_epochs"] == experiment.budget_epochs(draw)
-
-
-def test_table3_16_is_the_best_of_8_restarts_it_was_published_as():
-  record = paper.BY_NAME["table3_16"]
-  assert (record.protocol, record.restarts, record.screen_epochs, record.epochs) == (
-      paper.BEST_OF, 8, 5, 10)
-  assert [d.first_seed for d in record.draws] == [0, 10, 20]
-  assert record.budget_epochs(record.draws[0]) == 45
 
 
 def test_a_record_refuses_flags_its_fields_set():
@@ -117,10 +85,7 @@ def test_every_records_flags_parse_into_a_valid_config(tmp_path):
   config_from_argv = _config_from_argv()
   for experiment in paper.EXPERIMENTS:
     for index, draw in enumerate(experiment.draws):
-      flags = experiment.flags(draw, str(tmp_path))
-      if experiment.protocol == paper.BEST_OF:
-        flags.append(f"--seed={draw.first_seed}")
-      config_from_argv(flags)   # raises ConfigError on a flag that does not exist
+      config_from_argv(experiment.flags(draw, str(tmp_path)))   # raises ConfigError on a flag that does not exist
 
 
 def _documented_commands():
@@ -143,84 +108,6 @@ def test_every_documented_training_command_parses_on_todays_code():
         "--workdir", "--export_dir", "--list_presets", "--print_config", "--help",
         "--helpfull")]
     config_from_argv(flags)
-
-
-# --- the best-of-restarts choice -------------------------------------------------------
-
-def test_choose_follows_the_metric_direction_and_refuses_what_it_cannot_compare():
-  def rec(value, higher=False, metric="m"):
-    return {"step": 1, "metric": metric, "value": value, "higher_is_better": higher}
-  assert reproduce.choose({0: rec(3.0), 1: rec(2.0), 2: rec(2.5)}) == 1
-  assert reproduce.choose({3: rec(2.0), 1: rec(2.0)}) == 1            # ties: lower seed
-  assert reproduce.choose({0: rec(300.0, True), 1: rec(310.0, True)}) == 1
-  with pytest.raises(ValueError, match=r"seeds \[1\] have no validation record"):
-    reproduce.choose({0: rec(3.0), 1: None})
-  with pytest.raises(ValueError, match="different metrics"):
-    reproduce.choose({0: rec(3.0), 1: rec(2.0, metric="other")})
-
-
-def test_read_best_reads_the_record_training_writes(tmp_path):
-  assert reproduce.read_best(str(tmp_path)) is None
-  best = tmp_path / "checkpoints" / "best"
-  best.mkdir(parents=True)
-  (best / "best.json").write_text('{"step": 5, "metric": "m", "value": 1.5}')
-  assert reproduce.read_best(str(tmp_path))["value"] == 1.5
-  (best / "best.json").write_text("not json")
-  assert reproduce.read_best(str(tmp_path)) is None
-
-
-def test_the_best_validated_restart_is_trained_on_and_exported(tmp_path, fake_python):
-  out = str(tmp_path / "out")
-  experiment = _best_of(restarts=4)
-  reproduce.run([experiment], out, fake_python, [], jobs=3)
-  directory = os.path.join(out, "t16", "draw0")
-  record = json.load(open(os.path.join(directory, "restarts.json")))
-  assert record["chosen_seed"] == 1                 # 24.0; seed 3 ties and loses to seed 1
-  assert record["budget_epochs"] == 4 * 5 + 5
-  for seed in (0, 2, 3):                            # screened once, never trained on
-    assert [c["epochs"] for c in _calls(reproduce.restart_dir(directory, seed))] == ["5"]
-  chosen_calls = _calls(reproduce.restart_dir(directory, 1))
-  assert [c["epochs"] for c in chosen_calls] == ["5", "10"]
-  assert chosen_calls[-1]["export_dir"] == os.path.join(directory, "export")
-  assert all(c["preset"] == "paper_table3_16" for c in chosen_calls)
-  assert os.path.realpath(os.path.join(directory, "work")) == os.path.realpath(
-      os.path.join(reproduce.restart_dir(directory, 1), "work"))
-  run_record = json.load(open(os.path.join(directory, "run.json")))
-  assert run_record["flags"] == ["--preset=paper_table3_16"]
-  assert {"commit", "date", "machine", "training_seconds"} <= set(run_record)
-  # A rerun after it finished trains nothing and keeps the choice.
-  reproduce.run([experiment], out, fake_python, [], jobs=3)
-  assert len(_calls(reproduce.restart_dir(directory, 1))) == 2
-  assert len(_calls(reproduce.restart_dir(directory, 0))) == 1
-
-
-def test_an_interrupted_screen_resumes_and_the_choice_stands(tmp_path, fake_python):
-  out = str(tmp_path / "out")
-  experiment = _best_of(restarts=2)
-  directory = os.path.join(out, "t16", "draw0")
-  seed0 = reproduce.restart_dir(directory, 0)
-  os.makedirs(seed0)
-  open(os.path.join(seed0, "screened"), "w").close()   # screened before the interruption
-  os.makedirs(os.path.join(seed0, "work", "checkpoints", "best"))
-  json.dump({"step": 9, "metric": "validation_clustering_error_pct", "value": 1.0,
-             "higher_is_better": False},
-            open(os.path.join(seed0, "work", "checkpoints", "best", "best.json"), "w"))
-  reproduce.run([experiment], out, fake_python, [], jobs=1)
-  assert [c["epochs"] for c in _calls(seed0)] == ["10"]          # not screened again
-  assert json.load(open(os.path.join(directory, "restarts.json")))["chosen_seed"] == 0
-
-
-def test_a_failed_screen_stops_with_its_error_after_its_group(tmp_path, fake_python):
-  experiment = paper.Experiment(
-      name="t", title="t", preset="paper_table3_16", epochs=2, metric="clustering_error_pct",
-      paper="—", target=None, protocol=paper.BEST_OF, restarts=2, screen_epochs=1,
-      draws=(paper.Draw(result="x.json", first_seed=98),))
-  with pytest.raises(reproduce.Stop, match="fake training failed"):
-    reproduce.run([experiment], str(tmp_path), fake_python, [], jobs=2)
-  # The other screen of the group ran to its end and was not marked screened.
-  other = reproduce.restart_dir(os.path.join(str(tmp_path), "t", "draw0"), 98)
-  assert [c["epochs"] for c in _calls(other)] == ["1"]
-  assert not os.path.exists(os.path.join(other, "screened"))
 
 
 # --- run, evaluate, collect ------------------------------------------------------------
@@ -257,6 +144,17 @@ def test_single_draws_train_with_their_flags_evaluate_and_collect(tmp_path, fake
   assert "3.00 ± 0.00 %" in reproduce.measured(experiment, [result, result])
 
 
+def test_a_failed_run_stops_with_its_error_after_its_group(tmp_path, fake_python):
+  experiment = paper.Experiment(
+      name="t", title="t", preset="paper_table3_16", epochs=2, metric="clustering_error_pct",
+      paper="—", target=None,
+      draws=(paper.Draw(("--seed=98",), "x.json"), paper.Draw(("--seed=99",), "y.json")))
+  with pytest.raises(reproduce.Stop, match="fake training failed"):
+    reproduce.run([experiment], str(tmp_path), fake_python, [], jobs=2)
+  # The other run of the group ran to its end.
+  assert [c["seed"] for c in _calls(os.path.join(str(tmp_path), "t", "draw0"))] == ["98"]
+
+
 def test_collect_names_what_is_missing(tmp_path):
   with pytest.raises(reproduce.Stop, match="run and evaluate it first"):
     reproduce.collect(paper.BY_NAME["table1"], str(tmp_path), root=str(tmp_path))
@@ -265,8 +163,6 @@ def test_collect_names_what_is_missing(tmp_path):
 def test_the_command_line_refuses_what_it_cannot_do(tmp_path, capsys):
   assert reproduce.main(["run", "no_such_row", f"--out={tmp_path}"]) == 2
   assert "unknown experiment(s) no_such_row" in capsys.readouterr().err
-  assert reproduce.main(["run", "table3_16", f"--out={tmp_path}", "--", "--seed=3"]) == 2
-  assert "--seed is set by the best-of-restarts protocol" in capsys.readouterr().err
   assert reproduce.main(["run", "table1", f"--out={tmp_path}", "--",
                          "--workdir=elsewhere"]) == 2
   assert "--workdir is set by reproduce.py" in capsys.readouterr().err
@@ -307,8 +203,8 @@ def test_write_replaces_only_the_text_between_the_markers(tmp_path):
 def test_the_table_says_mean_std_each_draw_and_whether_the_target_is_met():
   table = reproduce.results_table()
   row = next(line for line in table.splitlines() if "16 clusters" in line)
-  assert "**23.33 ± 1.60 %** (24.71, 23.69, 21.58) — met" in row
-  assert "8 × 5 + 5 = 45 epochs per draw" in row and "`reproduce.py run table3_16`: 4d45c15" in row
+  assert "**23.60 ± 3.74 %** (21.58, 21.30, 27.92) — met" in row
+  assert "| 10 epochs |" in row and "`reproduce.py run table3_16`: 2efc791" in row
   row = next(line for line in table.splitlines() if "Table 1:" in line)
   assert "**337.3 ± 1.7** — met" in row and "| ≥ 330 |" in row
 
@@ -324,7 +220,6 @@ def test_the_documents_show_only_committed_files_and_every_committed_file_is_sho
       shown.add(path)
   for experiment in paper.EXPERIMENTS:
     shown.update(d.result for d in experiment.draws)
-    shown.update(d.restarts_result for d in experiment.draws if d.restarts_result)
   for folder in ("docs/results", "docs/figures"):
     for entry in os.listdir(os.path.join(helpers.REPO_ROOT, folder)):
       assert f"{folder}/{entry}" in shown, f"{folder}/{entry} is shown nowhere"
