@@ -8,11 +8,10 @@ import numpy as np
 import tensorflow as tf
 
 from aae_tf import data
-from aae_tf import export
 from aae_tf import metrics
 from aae_tf import models
 from aae_tf import optimizers
-from aae_tf.exported import ENCODE_BATCH, Exported, decode, encode
+from aae_tf.exported import ENCODE_BATCH, Exported, class_grid, decode, encode
 
 STYLE_SAMPLES_PER_CLASS = 100
 
@@ -106,8 +105,7 @@ def cluster_head_agreement(exported: Exported, splits: data.DataSplits, predict,
   assigned = np.argmax(encode(exported, splits.validation.images)["label_probs"], axis=1)
   members = (assigned, splits.validation.labels, k, splits.num_classes)
   found = metrics.cluster_head_agreement(predict(cluster_heads(exported)), *members)
-  call = lambda name, **inputs: exported.decoder.signatures[name](**inputs)  # noqa: E731
-  grid = export.class_grid(call, exported.spec, k, seed)
+  grid = class_grid(exported, k, seed)
   return {"cluster_heads_agreement_pct": found["agreement_pct"],
           "cluster_heads_used": found["used"], "cluster_heads_agreeing": found["agreeing"],
           "cluster_heads_distinct_digits": found["distinct_head_digits"],

@@ -290,21 +290,19 @@ class Trainer(tf.Module):
       # One encoder forward serves both updates: the discriminator update does not
       # change the encoder, so the codes are the same either way.
       weight = self.config.training.category_shift_consistency
+      inputs = encoder_input
       if weight:
         # One pass over [x; shift(x)]: the shifted copies share the batch (and its
         # head batch norm statistics) with the originals.
+        inputs = tf.concat([encoder_input, self._shifted(encoder_input, seed_for(_SHIFT))], 0)
+      codes = self.networks.encoder(inputs, seed_for(_REGULARISATION_DROPOUT),
+                                    self._posterior_seed(rng.fold_in(seed_for(_POSTERIOR), 1)))
+      if weight:
         n = tf.shape(encoder_input)[0]
-        both = self.networks.encoder(
-            tf.concat([encoder_input, self._shifted(encoder_input, seed_for(_SHIFT))], 0),
-            seed_for(_REGULARISATION_DROPOUT),
-            self._posterior_seed(rng.fold_in(seed_for(_POSTERIOR), 1)))
-        codes = {head: code[:n] for head, code in both.items()}
-        consistency = self._global_mean(losses.category_consistency(codes["y"], both["y"][n:]))
+        shifted_logits = codes["y"][n:]
+        codes = {head: code[:n] for head, code in codes.items()}
+        consistency = self._global_mean(losses.category_consistency(codes["y"], shifted_logits))
         metrics["category_consistency_loss"] = consistency
-      else:
-        codes = self.networks.encoder(
-            encoder_input, seed_for(_REGULARISATION_DROPOUT),
-            self._posterior_seed(rng.fold_in(seed_for(_POSTERIOR), 1)))
       category = None
       if any(a.reads_category for a in self.spec.adversaries):
         category = tf.stop_gradient(tf.one_hot(
