@@ -169,6 +169,12 @@ class TrainingConfig:
       "should not change with it; 0 = off.")
   shift_pixels: int = _field(
       2, "With --category_shift_consistency: the largest shift, in pixels, per axis.")
+  shift_rotation_degrees: float = _field(
+      0.0, "With --category_shift_consistency: the shifted copy is also turned by up to "
+      "this many degrees either way about its centre; 0 = shift only.")
+  shift_zoom: float = _field(
+      0.0, "With --category_shift_consistency: the shifted copy is also scaled by a factor "
+      "in [1 - this, 1 + this] about its centre; 0 = shift only.")
   category_reading_start_epoch: float = _field(
       0.0, "With --style_adversary_reads_category: the epoch from which the z adversary "
       "reads the category. Before it the adversary reads zeros there (blind, as the "

@@ -269,7 +269,47 @@ class Trainer(tf.Module):
     rows = offsets[:, :1] + tf.range(height)
     columns = offsets[:, 1:] + tf.range(width)
     moved = tf.gather(padded, rows, axis=1, batch_dims=1)
-    return tf.gather(moved, columns, axis=2, batch_dims=1)
+    moved = tf.gather(moved, columns, axis=2, batch_dims=1)
+    if self.config.training.shift_rotation_degrees or self.config.training.shift_zoom:
+      moved = self._warped(moved, rng.fold_in(seed, 1))
+    return moved
+
+  def _warped(self, images, seed):
+    """Each image turned by its own angle within +-`shift_rotation_degrees` and scaled by
+    a factor within 1 +- `shift_zoom` about its centre: bilinear, zero outside. Written
+    with gathers (not ImageProjectiveTransform) so it also compiles under --jit."""
+    config = self.config.training
+    channels_last = images.shape.rank == 4
+    x = images if channels_last else images[..., tf.newaxis]
+    n, height, width = tf.shape(x)[0], x.shape[1], x.shape[2]
+    draws = rng.uniform(tf.stack([n, 2]), seed, -1.0, 1.0)
+    angle = draws[:, 0] * (config.shift_rotation_degrees * np.pi / 180.0)
+    scale = 1.0 + draws[:, 1] * config.shift_zoom
+    cos = (tf.cos(angle) / scale)[:, None, None]
+    sin = (tf.sin(angle) / scale)[:, None, None]
+    centre_y, centre_x = (height - 1) / 2.0, (width - 1) / 2.0
+    ys, xs = tf.meshgrid(tf.range(height, dtype=tf.float32) - centre_y,
+                         tf.range(width, dtype=tf.float32) - centre_x, indexing="ij")
+    # Where each output pixel reads from (the inverse map), +1 for the zero border below;
+    # coordinates past it clip onto the border, so they read zero.
+    source_y = tf.clip_by_value(cos * ys - sin * xs + centre_y + 1.0, 0.0, height + 1.0)
+    source_x = tf.clip_by_value(sin * ys + cos * xs + centre_x + 1.0, 0.0, width + 1.0)
+    padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])
+    flat = tf.reshape(padded, tf.stack([n, (height + 2) * (width + 2), tf.shape(x)[3]]))
+    top, left = tf.floor(source_y), tf.floor(source_x)
+    down, right = source_y - top, source_x - left
+
+    def at(row, column):
+      row = tf.cast(tf.minimum(row, height + 1.0), tf.int32)
+      column = tf.cast(tf.minimum(column, width + 1.0), tf.int32)
+      return tf.gather(flat, row * (width + 2) + column, batch_dims=1)
+
+    weight = lambda w: tf.cast(w, x.dtype)[..., tf.newaxis]
+    warped = (weight((1 - down) * (1 - right)) * at(top, left)
+              + weight((1 - down) * right) * at(top, left + 1)
+              + weight(down * (1 - right)) * at(top + 1, left)
+              + weight(down * right) * at(top + 1, left + 1))
+    return warped if channels_last else warped[..., 0]
 
   def _cluster_head_penalty(self):
     """sum over pairs of max(0, eta - ||W_i - W_j||): pushes cluster heads apart."""

@@ -144,6 +144,14 @@ def validate(config: Config, num_replicas: int = 1) -> None:
          f"--variant={config.model.variant} has none")
   if config.training.shift_pixels < 1:
     fail(f"--shift_pixels must be >= 1, got {config.training.shift_pixels}")
+  rotation, zoom = config.training.shift_rotation_degrees, config.training.shift_zoom
+  if not (math.isfinite(rotation) and 0.0 <= rotation <= 180.0):
+    fail(f"--shift_rotation_degrees must be in [0, 180], got {rotation}")
+  if not (math.isfinite(zoom) and 0.0 <= zoom < 1.0):
+    fail(f"--shift_zoom must be in [0, 1), got {zoom}")
+  if (rotation or zoom) and not consistency:
+    fail("--shift_rotation_degrees and --shift_zoom shape the copy that "
+         "--category_shift_consistency compares; set --category_shift_consistency too")
   if not 0.0 <= config.training.input_dropout < 1.0:
     fail(f"--input_dropout must be in [0, 1), got {config.training.input_dropout}")
   if not 0.0 <= config.training.style_dropout < 1.0:

@@ -334,6 +334,41 @@ def test_shift_moves_each_image_by_whole_pixels_within_the_bound():
   assert offsets == {(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)}  # all 25 used
 
 
+def _principal_angle(image):
+  """The angle, in degrees within (-90, 90], of an image's axis of largest spread."""
+  rows, columns = np.nonzero(image > 0.05)
+  weights = image[rows, columns]
+  y, x = rows - np.average(rows, weights=weights), columns - np.average(columns, weights=weights)
+  covariance = np.cov(np.stack([x, -y]), aweights=weights)
+  values, vectors = np.linalg.eigh(covariance)
+  angle = np.degrees(np.arctan2(vectors[1, -1], vectors[0, -1]))
+  return (angle + 90) % 180 - 90
+
+
+def test_warp_turns_and_scales_each_image_within_its_bounds_and_is_exact_at_zero():
+  def warp(images, **bounds):
+    config = tiny_config(variant="clustering", num_categories=4, category_shift_consistency=1.0,
+                         **bounds)
+    trainer = trainer_lib.Trainer(config, tf.distribute.get_strategy(), 10)
+    return trainer._warped(tf.constant(images), tf.constant([3, 4])).numpy()
+
+  bar = np.zeros([300, 21, 21], np.float32)
+  bar[:, 10, 4:17] = 1.0                                    # a horizontal bar through the centre
+  turned = warp(bar, shift_rotation_degrees=30.0)
+  assert turned.shape == bar.shape
+  angles = np.array([_principal_angle(image) for image in turned])
+  assert np.all(np.abs(angles) <= 30.5)                   # turned within the bound
+  assert angles.min() < -20 and angles.max() > 20         # and over most of it
+  scaled = warp(bar, shift_zoom=0.2)
+  columns = np.arange(21) - 10.0
+  spread = np.sqrt((scaled.sum(axis=1) * columns ** 2).sum(1) / scaled.sum(axis=(1, 2)))
+  length = np.sqrt((13 ** 2 - 1) / 12)                    # the bar's own spread
+  assert np.all(spread > 0.8 * length - 0.2) and np.all(spread < 1.2 * length + 0.2)
+  assert spread.min() < 0.88 * length and spread.max() > 1.12 * length
+  images = np.random.default_rng(0).random([5, 9, 9, 1]).astype(np.float32)
+  np.testing.assert_array_equal(warp(images), images)     # no turn, no zoom: the same pixels
+
+
 def test_category_consistency_is_zero_for_equal_predictions_and_pulls_only_the_shifted_side():
   from aae_tf import losses
   logits = tf.constant([[2.0, 0.0, -1.0], [0.0, 0.0, 0.0]])
@@ -348,9 +383,10 @@ def test_category_consistency_is_zero_for_equal_predictions_and_pulls_only_the_s
   assert np.any(to_shifted.numpy() != 0)
 
 
-def test_category_shift_consistency_trains_and_reports_its_loss():
+@pytest.mark.parametrize("warp", [{}, dict(shift_rotation_degrees=15.0, shift_zoom=0.1)])
+def test_category_shift_consistency_trains_and_reports_its_loss(warp):
   config = tiny_config(variant="clustering", num_categories=4, category_shift_consistency=1.0,
-                       head_batch_norm=("y",))
+                       head_batch_norm=("y",), **warp)
   _, metrics = train(config, tf.distribute.get_strategy(), steps=2)
   assert np.isfinite(metrics["category_consistency_loss"])
   assert metrics["category_consistency_loss"] >= 0
@@ -362,6 +398,11 @@ def test_category_shift_consistency_trains_and_reports_its_loss():
     (dict(variant="clustering", num_categories=4, category_shift_consistency=float("nan")),
      "finite"),
     (dict(variant="clustering", num_categories=4, shift_pixels=0), "shift_pixels"),
+    (dict(variant="clustering", num_categories=4, category_shift_consistency=1.0,
+          shift_rotation_degrees=-5.0), "shift_rotation_degrees"),
+    (dict(variant="clustering", num_categories=4, category_shift_consistency=1.0,
+          shift_zoom=1.0), "shift_zoom"),
+    (dict(variant="clustering", num_categories=4, shift_zoom=0.1), "set --category_shift"),
 ])
 def test_category_shift_consistency_is_checked(changes, message):
   from aae_tf.errors import ConfigError
