@@ -369,6 +369,17 @@ def test_warp_turns_and_scales_each_image_within_its_bounds_and_is_exact_at_zero
   np.testing.assert_array_equal(warp(images), images)     # no turn, no zoom: the same pixels
 
 
+def test_warp_compiles_with_xla_and_gives_the_same_pixels():
+  config = tiny_config(variant="clustering", num_categories=4, category_shift_consistency=1.0,
+                       shift_rotation_degrees=20.0, shift_zoom=0.15)
+  trainer = trainer_lib.Trainer(config, tf.distribute.get_strategy(), 10)
+  images = tf.constant(np.random.default_rng(1).random([6, 12, 12, 1]).astype(np.float32))
+  # A constant seed: XLA draws another stream from a seed computed at run time (aae_tf.rng).
+  warp = lambda x: trainer._warped(x, tf.constant([5, 6]))
+  compiled = tf.function(warp, jit_compile=True)(images)
+  np.testing.assert_allclose(compiled, warp(images), atol=1e-5)
+
+
 def test_category_consistency_is_zero_for_equal_predictions_and_pulls_only_the_shifted_side():
   from aae_tf import losses
   logits = tf.constant([[2.0, 0.0, -1.0], [0.0, 0.0, 0.0]])
