@@ -111,7 +111,12 @@ _CONSISTENCY = dict(category_shift_consistency=1.0, shift_rotation_degrees=20.0,
 @preset
 def paper_table2_1000() -> Config:
   """Paper Table 2: semi-supervised classification with 1000 labels."""
-  return _semi_supervised(1000)
+  # The consistency copy, and the z adversary reading the category from epoch 25 as for
+  # all labels: validation error 1.56 / 1.48 / 1.72 % against 2.36 / 2.04 / 2.12 % over
+  # the three draws, and class grids 95.7-97.3 % right against 71-74 % (docs/RESULTS.md,
+  # Table 2).
+  return _semi_supervised(1000).replace(style_adversary_reads_category=True,
+                                        category_reading_start_epoch=25.0, **_CONSISTENCY)
 
 
 @preset
