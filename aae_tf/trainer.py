@@ -261,7 +261,7 @@ class Trainer(tf.Module):
   def _shifted(self, images, seed):
     """Each [H, W] or [H, W, C] image moved by its own whole-pixel offset of up to
     `shift_pixels` per axis, the uncovered border zero (the background of the paper's
-    digits)."""
+    digits); then turned and scaled (`_warped`) when the config asks for it."""
     s = self.config.training.shift_pixels
     height, width = images.shape[1], images.shape[2]
     padded = tf.pad(images, [[0, 0], [s, s], [s, s]] + [[0, 0]] * (images.shape.rank - 3))
