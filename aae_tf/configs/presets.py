@@ -92,20 +92,24 @@ def _semi_supervised(num_labels: int) -> Config:
                 epochs=100.0, **_PAPER)
 
 
-@preset
-def paper_table2_100() -> Config:
-  """Paper Table 2: semi-supervised classification with 100 labels (10 per class)."""
-  # With the rates / 10 at epoch 50 the validation error was still falling when they
-  # dropped, and stayed flat after; a later drop does better (docs/RESULTS.md, Table 2).
-  return _semi_supervised(100).replace(lr_decay_epochs=(150.0, 1000.0), epochs=200.0)
-
-
 # q(y|x) kept the same when the image is moved by up to 2 pixels, turned by up to 20
 # degrees and scaled by up to 15 %: a digit so changed is the same digit, so the category
 # follows the digit, not its position, slant or size, and every unlabelled image teaches
 # q(y|x) that (docs/RESULTS.md, Tables 2 and 3).
 _CONSISTENCY = dict(category_shift_consistency=1.0, shift_rotation_degrees=20.0,
                     shift_zoom=0.15)
+
+
+@preset
+def paper_table2_100() -> Config:
+  """Paper Table 2: semi-supervised classification with 100 labels (10 per class)."""
+  # With the rates / 10 at epoch 50 the validation error was still falling when they
+  # dropped, and stayed flat after; a later drop does better. Ten labels per class decide
+  # little; the consistency copy lets the 49,900 unlabelled images teach q(y|x) what
+  # stays a digit: validation 1.59 / 1.57 / 1.65 % against 6.26 / 2.31 / 3.95 % over the
+  # three label draws (docs/RESULTS.md, Table 2).
+  return _semi_supervised(100).replace(lr_decay_epochs=(150.0, 1000.0), epochs=200.0,
+                                       **_CONSISTENCY)
 
 
 @preset
