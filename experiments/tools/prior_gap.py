@@ -91,12 +91,10 @@ def prior_gap(workdir: str, checkpoint: str = "best", seed: int = 0, log=print) 
     validation, test = _flat(splits.validation.images), _flat(splits.test.images)
 
     def score(images):
-      samples = _flat(images)
-      sigma, _ = metrics.choose_parzen_sigma(samples, validation)
-      ll = metrics.parzen_log_likelihood(samples, test, sigma)
-      return {"parzen_ll": round(float(ll.mean()), 2),
-              "parzen_se": round(float(ll.std() / np.sqrt(len(ll))), 2),
-              "parzen_sigma": float(sigma),
+      parzen = metrics.parzen_evaluation(_flat(images), validation, test)
+      return {"parzen_ll": round(parzen["parzen_ll"], 2),
+              "parzen_se": round(parzen["parzen_se"], 2),
+              "parzen_sigma": parzen["parzen_sigma"],
               "frechet_distance": round(digit_classifier.frechet_distance(
                   images, splits.test.images, judge), 3)}
 
