@@ -78,9 +78,10 @@ def separability(codes: np.ndarray, prior_draws: np.ndarray, scale: float, seed:
 
 def prior_gap(workdir: str, checkpoint: str = "best", seed: int = 0, log=print) -> dict:
   config = export.load_config(workdir)
-  if config.model.variant != "unsupervised":
-    raise SystemExit(f"{workdir}: variant {config.model.variant}; this tool reads unsupervised "
-                     "models (one z head, one prior)")
+  if config.model.variant != "unsupervised" or config.model.prior != "gaussian":
+    # The separability's reference draws are N(0, prior_std^2 I), the Gaussian prior.
+    raise SystemExit(f"{workdir}: variant {config.model.variant}, prior {config.model.prior}; "
+                     "this tool reads unsupervised models with the Gaussian prior")
   networks, step, _ = export.restore_networks(workdir, config, checkpoint)
   tmp = tempfile.mkdtemp(prefix="prior_gap_")
   try:
