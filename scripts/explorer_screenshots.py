@@ -132,8 +132,12 @@ def drive(url: str, out: Optional[str] = None, name: str = "export",
     if started is not None:
       seen["first_page_s"] = time.perf_counter() - started
 
-    # The map: two clicks decode two different points.
-    if page.locator("#map img").count():
+    # The map: two clicks decode two different points. "#map-message" is on the tab either
+    # way; once it is, "#map" tells whether this export has a map, and its image may
+    # still be loading on a busy machine, so wait for it rather than count it.
+    page.wait_for_selector("#map-message", state="attached", timeout=STEP_TIMEOUT_MS)
+    if page.locator("#map").count():
+      page.wait_for_selector("#map img", timeout=STEP_TIMEOUT_MS)
       seen["map_first_ms"] = _timed(page, "#map-decoded",
                                     lambda: _click_in(page, "#map", 0.35, 0.4), repeat=True)
       first = _src(page, "#map-decoded")
