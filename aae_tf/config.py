@@ -145,6 +145,10 @@ class TrainingConfig:
   lr_decay_epochs: Tuple[float, ...] = _field(
       (), "Epochs at which every learning rate is multiplied by lr_decay_factor.")
   lr_decay_factor: float = _field(0.1, "Multiplier applied at each lr_decay_epochs boundary.")
+  adversarial_lr_decay_factor: float = _field(
+      -1.0, "Multiplier of the discriminator and generator rates at each lr_decay_epochs "
+      "boundary; -1 = lr_decay_factor. 1 keeps the adversarial pair at its rate while the "
+      "reconstruction settles, so the match of q(z) to the prior goes on improving.")
   input_noise_std: float = _field(
       0.0, "Std of Gaussian noise added to encoder inputs in training (paper Table 2: 0.3).")
   input_dropout: float = _field(

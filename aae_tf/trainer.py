@@ -36,14 +36,16 @@ _PRIOR_SAMPLES = 10
 
 
 def make_optimizer(config, learning_rate: float, steps_per_epoch: int,
-                   momentum: float = None, kind: str = None):
-  """One fused optimizer (aae_tf.optimizers) with the config's schedule."""
+                   momentum: float = None, kind: str = None, decay_factor: float = None):
+  """One fused optimizer (aae_tf.optimizers) with the config's schedule (its rate
+  multiplied by `decay_factor`, default lr_decay_factor, at each lr_decay_epochs)."""
   momentum = config.training.momentum if momentum is None else momentum
   kind = kind or config.training.optimizer
+  decay_factor = config.training.lr_decay_factor if decay_factor is None else decay_factor
   schedule = float(learning_rate)
   if config.training.lr_decay_epochs:
     boundaries = [int(round(e * steps_per_epoch)) for e in config.training.lr_decay_epochs]
-    values = [learning_rate * config.training.lr_decay_factor ** i for i in range(len(boundaries) + 1)]
+    values = [learning_rate * decay_factor ** i for i in range(len(boundaries) + 1)]
     schedule = optimizers.piecewise_constant(boundaries, values)
   if kind == "adam":
     return optimizers.Adam(schedule, beta_1=momentum)
@@ -96,7 +98,9 @@ class Trainer(tf.Module):
     momentum = (config.training.adversarial_momentum
                 if adversarial and config.training.adversarial_momentum >= 0 else config.training.momentum)
     kind = (config.training.adversarial_optimizer or config.training.optimizer) if adversarial else None
-    return make_optimizer(config, lr, steps_per_epoch, momentum, kind)
+    decay = (config.training.adversarial_lr_decay_factor
+             if adversarial and config.training.adversarial_lr_decay_factor >= 0 else None)
+    return make_optimizer(config, lr, steps_per_epoch, momentum, kind, decay)
 
   def _phase_variables(self) -> Dict[str, List[tf.Variable]]:
     """Phase name -> the only variables that phase may change."""

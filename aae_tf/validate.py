@@ -92,6 +92,10 @@ def validate(config: Config, num_replicas: int = 1) -> None:
   adversarial = config.training.adversarial_momentum
   if adversarial != -1.0 and not 0.0 <= adversarial < 1.0:
     fail(f"--adversarial_momentum must be in [0, 1), or -1 (= --momentum), got {adversarial}")
+  adversarial_decay = config.training.adversarial_lr_decay_factor
+  if adversarial_decay != -1.0 and adversarial_decay < 0.0:
+    fail("--adversarial_lr_decay_factor must be >= 0, or -1 (= --lr_decay_factor), got "
+         f"{adversarial_decay}")
   decay = list(config.training.lr_decay_epochs)
   if decay != sorted(set(decay)) or any(e < 0 for e in decay):
     fail(f"--lr_decay_epochs must be increasing epochs >= 0, got {decay}")

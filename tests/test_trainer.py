@@ -81,6 +81,31 @@ def test_phase_variable_lists():
       net.encoder.trainable_variables) | names(net.decoder.trainable_variables)
 
 
+@pytest.mark.parametrize("adversarial_decay, adversarial_after", [(-1.0, 0.1), (1.0, 1.0)])
+def test_adversarial_lr_decay_factor_divides_only_the_adversarial_pair(
+    adversarial_decay, adversarial_after):
+  config = tiny_config(reconstruction_lr=0.5, discriminator_lr=0.5, generator_lr=0.5,
+                       lr_decay_epochs=(2.0,), lr_decay_factor=0.1,
+                       adversarial_lr_decay_factor=adversarial_decay)
+  trainer = trainer_lib.Trainer(config, tf.distribute.get_strategy(), 10)
+  for phase, optimizer in trainer.optimizers.items():
+    expected = adversarial_after if phase != "reconstruction" else 0.1
+    optimizer.iterations.assign(20)    # the last step of epoch 2: still the full rate
+    assert float(optimizer.learning_rate) == pytest.approx(0.5), phase
+    optimizer.iterations.assign(21)
+    assert float(optimizer.learning_rate) == pytest.approx(0.5 * expected), phase
+
+
+@pytest.mark.parametrize("value, message", [
+    (-0.5, "--adversarial_lr_decay_factor must be >= 0, or -1"),
+    (float("nan"), "--adversarial_lr_decay_factor=nan is not a finite number"),
+])
+def test_adversarial_lr_decay_factor_is_checked(value, message):
+  from aae_tf.errors import ConfigError
+  with pytest.raises(ConfigError, match=message):
+    validate.validate(tiny_config(adversarial_lr_decay_factor=value))
+
+
 def test_losses_are_finite_and_step_counts_batches():
   trainer, metrics = train(tiny_config(), tf.distribute.get_strategy(), 5)
   assert int(trainer.global_step.numpy()) == 5

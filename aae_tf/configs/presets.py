@@ -42,9 +42,12 @@ def paper_table1() -> Config:
   # stays apart from the prior (a fresh classifier tells them apart) and prior draws
   # land where no image was encoded. Three times the generator rate closes most of
   # that gap, which raises the Parzen estimate and lowers the Fréchet distance together.
+  # At epoch 50 only the reconstruction rate is divided: the adversarial pair keeps its
+  # rates, so the match goes on improving while the reconstruction settles.
   return _unsupervised_8d().replace(encoder_dropout=0.2, decoder_dropout=0.2,
                                     discriminator_dropout=0.2, posterior="gaussian",
-                                    generator_lr=0.3, epochs=60.0)
+                                    generator_lr=0.3, adversarial_lr_decay_factor=1.0,
+                                    epochs=80.0)
 
 
 def _unsupervised_8d() -> Config:
