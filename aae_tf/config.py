@@ -148,7 +148,7 @@ class TrainingConfig:
   adversarial_lr_decay_factor: float = _field(
       -1.0, "Multiplier of the discriminator and generator rates at each lr_decay_epochs "
       "boundary; -1 = lr_decay_factor. 1 keeps the adversarial pair at its rate while the "
-      "reconstruction settles, so the match of q(z) to the prior goes on improving.")
+      "reconstruction settles.")
   input_noise_std: float = _field(
       0.0, "Std of Gaussian noise added to encoder inputs in training (paper Table 2: 0.3).")
   input_dropout: float = _field(
