@@ -95,11 +95,12 @@ class Trainer(tf.Module):
     lr = {"reconstruction": config.training.reconstruction_lr, "generator": config.training.generator_lr,
           "supervised": config.training.supervised_lr}.get(phase, config.training.discriminator_lr)
     adversarial = phase == "generator" or phase.startswith("discriminator_")
-    momentum = (config.training.adversarial_momentum
-                if adversarial and config.training.adversarial_momentum >= 0 else config.training.momentum)
-    kind = (config.training.adversarial_optimizer or config.training.optimizer) if adversarial else None
-    decay = (config.training.adversarial_lr_decay_factor
-             if adversarial and config.training.adversarial_lr_decay_factor >= 0 else None)
+    # The adversarial pair's own setting where it has one (-1: the shared one).
+    own = lambda value, shared: value if adversarial and value >= 0 else shared
+    training = config.training
+    momentum = own(training.adversarial_momentum, training.momentum)
+    decay = own(training.adversarial_lr_decay_factor, training.lr_decay_factor)
+    kind = (training.adversarial_optimizer or training.optimizer) if adversarial else None
     return make_optimizer(config, lr, steps_per_epoch, momentum, kind, decay)
 
   def _phase_variables(self) -> Dict[str, List[tf.Variable]]:
